@@ -1,0 +1,75 @@
+// Poller: the one interface every readiness backend (epoll, poll, select) implements.
+//
+// A poller knows file descriptors and readiness bits, nothing else: no callbacks, no streams,
+// no timers. The IOLoop owns exactly one poller and maps its events to handlers. Which
+// implementation a binary gets is decided at build time by `--//backends:poller=...`; the
+// selected backend library defines `NewPoller()`, and linking two of them fails with a
+// duplicate-symbol error, so a binary cannot silently carry two backends.
+//
+// A poller is used from one thread (the loop's); it is not thread-safe.
+
+#ifndef GUST_BACKENDS_POLLER_H_
+#define GUST_BACKENDS_POLLER_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace gust {
+
+// Readiness bits, shared by pollers and IOLoop (Tornado's IOLoop.READ, WRITE, ERROR).
+enum PollEvents : uint32_t {
+  kPollRead = 1 << 0,
+  kPollWrite = 1 << 1,
+  // Error or hang-up. Always reported when it happens, whether or not it was asked for, as
+  // epoll does; backends that cannot see it separately (select) report the fd readable instead.
+  kPollError = 1 << 2,
+};
+
+struct PollEvent {
+  int fd;
+  uint32_t events;  // PollEvents bits
+};
+
+class Poller {
+ public:
+  virtual ~Poller() = default;
+
+  // "epoll", "poll" or "select".
+  virtual absl::string_view name() const = 0;
+
+  // Starts watching `fd` for `events` (kPollRead and/or kPollWrite). Fails with
+  // AlreadyExistsError if `fd` is watched already, InvalidArgumentError for an fd the backend
+  // cannot represent (a negative one, or one >= FD_SETSIZE for select), or the system's error.
+  virtual absl::Status Add(int fd, uint32_t events) = 0;
+
+  // Changes the events watched for `fd`. NotFoundError if `fd` is not watched.
+  virtual absl::Status Modify(int fd, uint32_t events) = 0;
+
+  // Stops watching `fd`. NotFoundError if it is not watched. Call it before closing `fd`.
+  virtual absl::Status Remove(int fd) = 0;
+
+  // Waits until at least one watched fd is ready or `timeout` passes (absl::InfiniteDuration()
+  // waits without limit, absl::ZeroDuration() does not block), then replaces the contents of
+  // `*ready` with one entry per ready fd. EINTR returns OK with no events.
+  virtual absl::Status Wait(absl::Duration timeout, std::vector<PollEvent>* ready) = 0;
+};
+
+// Defined by the backend library the build selected (//backends:default).
+absl::StatusOr<std::unique_ptr<Poller>> NewPoller();
+
+namespace poller_internal {
+
+// Milliseconds for poll()/epoll_wait(): -1 for infinite, rounded up so that a wait never
+// returns before a timer is due (which would spin the loop).
+int TimeoutToMillis(absl::Duration timeout);
+
+}  // namespace poller_internal
+}  // namespace gust
+
+#endif  // GUST_BACKENDS_POLLER_H_

@@ -1,0 +1,104 @@
+#include "iostream/internal/callback_queue.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <utility>
+
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
+
+namespace gust {
+namespace internal {
+
+absl::StatusOr<std::shared_ptr<CallbackQueue>> CallbackQueue::Create() {
+#ifdef __linux__
+  const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, "eventfd");
+  return std::make_shared<CallbackQueue>(PassKey(), fd, fd);
+#else
+  int fds[2];
+  if (pipe(fds) != 0) return absl::ErrnoToStatus(errno, "pipe");
+  for (int fd : fds) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  return std::make_shared<CallbackQueue>(PassKey(), fds[0], fds[1]);
+#endif
+}
+
+CallbackQueue::~CallbackQueue() {
+  Close();
+  close(read_fd_);
+  if (write_fd_ != read_fd_) close(write_fd_);
+}
+
+void CallbackQueue::Add(Callback callback) {
+  const bool on_loop_thread =
+      loop_thread_.load(std::memory_order_acquire) == std::this_thread::get_id();
+  bool wake = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;  // `callback` is destroyed outside the lock, on return.
+    callbacks_.push_back(std::move(callback));
+    if (!on_loop_thread && !wake_pending_) {
+      wake_pending_ = true;
+      wake = true;
+    }
+  }
+  if (wake) WriteWakeFd();
+}
+
+void CallbackQueue::Wake() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_ || wake_pending_) return;
+    wake_pending_ = true;
+  }
+  WriteWakeFd();
+}
+
+void CallbackQueue::TakeBatch(std::vector<Callback>* batch) {
+  batch->clear();
+  absl::MutexLock lock(&mu_);
+  batch->swap(callbacks_);
+  wake_pending_ = false;
+}
+
+bool CallbackQueue::empty() const {
+  absl::MutexLock lock(&mu_);
+  return callbacks_.empty();
+}
+
+void CallbackQueue::WriteWakeFd() {
+  const uint64_t one = 1;
+  // EAGAIN means the counter (or pipe) is already full, so the loop is awake anyway.
+  while (write(write_fd_, &one, write_fd_ == read_fd_ ? sizeof(one) : 1) < 0 && errno == EINTR) {
+  }
+}
+
+void CallbackQueue::DrainWakeFd() {
+  char buffer[64];
+  for (;;) {
+    const ssize_t n = read(read_fd_, buffer, sizeof(buffer));
+    if (n > 0 && read_fd_ != write_fd_) continue;  // a pipe may hold more; an eventfd is empty
+    if (n < 0 && errno == EINTR) continue;
+    return;
+  }
+}
+
+void CallbackQueue::Close() {
+  std::vector<Callback> dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    dropped.swap(callbacks_);
+  }
+  // `dropped` is destroyed here, outside the lock: a callback's destructor may call Add().
+}
+
+}  // namespace internal
+}  // namespace gust

@@ -1,0 +1,216 @@
+#include "iostream/io_loop.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <utility>
+
+#include "iostream/internal/check.h"
+
+namespace gust {
+namespace {
+
+thread_local IOLoop* current_loop = nullptr;
+// The loop IOLoop::Current() made for this thread, if it had to make one.
+thread_local std::unique_ptr<IOLoop> owned_loop;
+
+int64_t MonotonicNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+namespace future_internal {
+
+std::shared_ptr<internal::CallbackQueue> CurrentLoopQueue() { return IOLoop::Current().queue_; }
+
+}  // namespace future_internal
+
+bool IOLoop::LaterTimer(const Timer& a, const Timer& b) {
+  if (a.deadline_ns != b.deadline_ns) return a.deadline_ns > b.deadline_ns;
+  return a.id > b.id;
+}
+
+absl::StatusOr<std::unique_ptr<IOLoop>> IOLoop::Create() {
+  absl::StatusOr<std::unique_ptr<Poller>> poller = NewPoller();
+  if (!poller.ok()) return poller.status();
+  absl::StatusOr<std::shared_ptr<internal::CallbackQueue>> queue = internal::CallbackQueue::Create();
+  if (!queue.ok()) return queue.status();
+  std::unique_ptr<IOLoop> loop(new IOLoop(*std::move(poller), *std::move(queue)));
+  internal::CallbackQueue* raw_queue = loop->queue_.get();
+  absl::Status added = loop->AddHandler(raw_queue->wake_fd(), kRead,
+                                        [raw_queue](int, uint32_t) { raw_queue->DrainWakeFd(); });
+  if (!added.ok()) return added;
+  return loop;
+}
+
+IOLoop::IOLoop(std::unique_ptr<Poller> poller, std::shared_ptr<internal::CallbackQueue> queue)
+    : poller_(std::move(poller)), queue_(std::move(queue)) {}
+
+IOLoop::~IOLoop() {
+  if (current_loop == this) current_loop = nullptr;
+  // Futures may outlive the loop; from now on their callbacks are dropped, not run.
+  queue_->Close();
+}
+
+IOLoop& IOLoop::Current() {
+  if (current_loop == nullptr) {
+    absl::StatusOr<std::unique_ptr<IOLoop>> loop = Create();
+    GUST_CHECK(loop.ok(), absl::StrCat("IOLoop::Current() could not make a loop: ",
+                                       loop.status().ToString()));
+    owned_loop = *std::move(loop);
+    current_loop = owned_loop.get();
+  }
+  return *current_loop;
+}
+
+void IOLoop::MakeCurrent() { current_loop = this; }
+
+absl::Status IOLoop::Start() {
+  if (running_) return absl::FailedPreconditionError("IOLoop::Start: the loop is running already");
+  running_ = true;
+  IOLoop* const previous = current_loop;
+  current_loop = this;
+  queue_->set_loop_thread(std::this_thread::get_id());
+  absl::Status status;
+  std::vector<Callback> batch;
+  while (status.ok()) {
+    status = RunOnce(batch);
+    if (stop_requested_.exchange(false)) break;
+  }
+  queue_->set_loop_thread(std::thread::id());
+  current_loop = previous;
+  running_ = false;
+  return status;
+}
+
+void IOLoop::Stop() {
+  stop_requested_.store(true);
+  queue_->Wake();
+}
+
+absl::Status IOLoop::RunOnce(std::vector<Callback>& batch) {
+  const absl::Duration timeout =
+      (stop_requested_.load() || !queue_->empty()) ? absl::ZeroDuration()
+                                                    : PollTimeout(MonotonicNanos());
+  absl::Status waited = poller_->Wait(timeout, &ready_);
+  if (!waited.ok()) return waited;
+
+  // Look every handler up before calling any: a handler may remove another, or remove one and
+  // add a new handler on the same fd number, and neither may see the other's readiness.
+  dispatch_.clear();
+  for (const PollEvent& event : ready_) {
+    auto it = handlers_.find(event.fd);
+    if (it != handlers_.end()) dispatch_.emplace_back(it->second, event);
+  }
+  for (auto& [entry, event] : dispatch_) {
+    if (!entry->removed) entry->handler(event.fd, event.events);
+  }
+  dispatch_.clear();  // releases handlers removed meanwhile
+
+  queue_->TakeBatch(&batch);
+  for (Callback& callback : batch) callback();
+  batch.clear();
+
+  RunDueTimers(MonotonicNanos());
+  return absl::OkStatus();
+}
+
+absl::Duration IOLoop::PollTimeout(int64_t now_ns) const {
+  for (const Timer& top : timer_heap_) {
+    // The heap's top may be a cancelled timer; its deadline is still a safe, early wake-up.
+    return absl::Nanoseconds(std::max<int64_t>(0, top.deadline_ns - now_ns));
+  }
+  return absl::InfiniteDuration();
+}
+
+void IOLoop::RunDueTimers(int64_t now_ns) {
+  // Collect first, then run: a timer added by a timer callback, even with zero delay, waits for
+  // the next iteration, as in Tornado.
+  due_.clear();
+  while (!timer_heap_.empty() && timer_heap_.front().deadline_ns <= now_ns) {
+    const uint64_t id = timer_heap_.front().id;
+    std::pop_heap(timer_heap_.begin(), timer_heap_.end(), LaterTimer);
+    timer_heap_.pop_back();
+    auto it = timers_.find(id);
+    if (it == timers_.end()) continue;  // cancelled
+    due_.push_back(std::move(it->second));
+    timers_.erase(it);
+  }
+  for (Callback& callback : due_) callback();
+  due_.clear();
+}
+
+IOLoop::TimeoutHandle IOLoop::CallLater(absl::Duration delay, Callback callback) {
+  const int64_t delay_ns =
+      delay <= absl::ZeroDuration() ? 0 : absl::ToInt64Nanoseconds(delay);  // saturates
+  const int64_t now = MonotonicNanos();
+  const int64_t deadline =
+      delay_ns > INT64_MAX - now ? INT64_MAX : now + delay_ns;
+  const uint64_t id = next_timer_id_++;
+  timer_heap_.push_back({deadline, id});
+  std::push_heap(timer_heap_.begin(), timer_heap_.end(), LaterTimer);
+  timers_.emplace(id, std::move(callback));
+  return TimeoutHandle{id};
+}
+
+IOLoop::TimeoutHandle IOLoop::CallAt(absl::Time when, Callback callback) {
+  return CallLater(when - absl::Now(), std::move(callback));
+}
+
+bool IOLoop::RemoveTimeout(TimeoutHandle handle) {
+  auto it = timers_.find(handle.id);
+  if (it == timers_.end()) return false;
+  // Destroy the callback after the map no longer holds it: its destructor may touch timers.
+  Callback cancelled = std::move(it->second);
+  timers_.erase(it);
+  CompactTimers();
+  return true;
+}
+
+void IOLoop::CompactTimers() {
+  // Cancelled timers stay in the heap until they reach its top. If they come to outnumber the
+  // live ones, rebuild the heap so that memory stays proportional to the pending timers.
+  if (timer_heap_.size() < 64 || timer_heap_.size() < 2 * timers_.size()) return;
+  std::erase_if(timer_heap_, [this](const Timer& timer) { return !timers_.contains(timer.id); });
+  std::make_heap(timer_heap_.begin(), timer_heap_.end(), LaterTimer);
+}
+
+absl::Status IOLoop::AddHandler(int fd, uint32_t events, Handler handler) {
+  if (handlers_.contains(fd)) {
+    return absl::AlreadyExistsError(absl::StrCat("IOLoop::AddHandler: fd ", fd,
+                                                 " already has a handler"));
+  }
+  absl::Status added = poller_->Add(fd, events);
+  if (!added.ok()) return added;
+  auto entry = std::make_shared<HandlerEntry>();
+  entry->handler = std::move(handler);
+  handlers_.emplace(fd, std::move(entry));
+  return absl::OkStatus();
+}
+
+absl::Status IOLoop::UpdateHandler(int fd, uint32_t events) {
+  if (!handlers_.contains(fd)) {
+    return absl::NotFoundError(absl::StrCat("IOLoop::UpdateHandler: fd ", fd, " has no handler"));
+  }
+  return poller_->Modify(fd, events);
+}
+
+absl::Status IOLoop::RemoveHandler(int fd) {
+  auto it = handlers_.find(fd);
+  if (it == handlers_.end()) {
+    return absl::NotFoundError(absl::StrCat("IOLoop::RemoveHandler: fd ", fd, " has no handler"));
+  }
+  std::shared_ptr<HandlerEntry> entry = std::move(it->second);
+  handlers_.erase(it);
+  entry->removed = true;
+  // The poller may have dropped the fd already (epoll does when it is closed); that is fine.
+  poller_->Remove(fd).IgnoreError();
+  return absl::OkStatus();
+}
+
+void IOLoop::AddCallback(Callback callback) { queue_->Add(std::move(callback)); }
+
+}  // namespace gust

@@ -1,0 +1,212 @@
+// IOLoop: the event loop that runs callbacks, timers and fd handlers on one thread; Tornado's
+// tornado.ioloop.IOLoop.
+//
+// Every thread has at most one current loop (IOLoop::Current() makes one on first use). The loop
+// waits on a Poller (epoll, poll or select, chosen when the binary is built with
+// --//backends:poller=...; backend_name() says which). Only AddCallback() and Stop() may be
+// called from other threads; everything else belongs to the loop's thread.
+//
+// One iteration: wait for fds (not at all if callbacks are queued, no longer than the next
+// timer), run the handlers of ready fds, then the callbacks queued before the iteration began,
+// in order, then the timers that are due, in deadline order (FIFO among equal deadlines).
+// Callbacks queued during an iteration run in the next one. A handler or callback may remove
+// any handler (its own included), cancel any timer, close fds or destroy streams: the loop
+// never calls a handler that was removed, even later in the same batch of ready fds.
+
+#ifndef GUST_IOSTREAM_IO_LOOP_H_
+#define GUST_IOSTREAM_IO_LOOP_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "backends/poller.h"
+#include "iostream/future.h"
+#include "iostream/internal/callback_queue.h"
+#include "iostream/task.h"
+
+namespace gust {
+
+class IOLoop {
+ public:
+  // Tornado: IOLoop.READ, IOLoop.WRITE, IOLoop.ERROR.
+  static constexpr uint32_t kRead = kPollRead;
+  static constexpr uint32_t kWrite = kPollWrite;
+  static constexpr uint32_t kError = kPollError;
+
+  using Callback = absl::AnyInvocable<void()>;
+  // Called with the fd and the PollEvents bits that are ready.
+  using Handler = absl::AnyInvocable<void(int fd, uint32_t events)>;
+
+  // Names a timer made by CallLater/CallAt, for RemoveTimeout. A default one names no timer.
+  struct TimeoutHandle {
+    uint64_t id = 0;
+  };
+
+  // A new loop on the backend this binary was built with. It is not made current.
+  static absl::StatusOr<std::unique_ptr<IOLoop>> Create();
+
+  // Tornado: IOLoop.current(). The calling thread's current loop: the one running on it, else
+  // the last one made current on it, else a new one that the thread owns from then on (if the
+  // system cannot make one, e.g. out of fds, this aborts with the reason).
+  static IOLoop& Current();
+
+  ~IOLoop();
+  IOLoop(const IOLoop&) = delete;
+  IOLoop& operator=(const IOLoop&) = delete;
+
+  // Tornado: IOLoop.make_current(). Futures and tasks made on this thread are tied to the
+  // current loop. Destroying the loop makes the thread have none again.
+  void MakeCurrent();
+
+  // Tornado: IOLoop.start(). Runs until Stop(); the loop is current on this thread meanwhile.
+  // Returns an error only if the poller fails or the loop is running already.
+  absl::Status Start();
+
+  // Tornado: IOLoop.stop(). The loop returns from Start() at the end of the current iteration
+  // (if it is not running, the next Start() runs one iteration). Safe from any thread.
+  void Stop();
+
+  // Tornado: IOLoop.run_sync(). Starts the loop, calls `func` from it, and runs until the
+  // Future or Task that `func` returns is done (an absl::Status or absl::StatusOr<T>, or nothing,
+  // counts as done at once), then returns its result. With a finite `timeout`, gives absl::DeadlineExceededError
+  // after that long (the operation is left as it is and goes on if the loop runs again).
+  template <typename F>
+  auto RunSync(F&& func, absl::Duration timeout = absl::InfiniteDuration());
+
+  // Tornado: IOLoop.add_callback(). Runs `callback` in the loop's next iteration. Safe from
+  // any thread; wakes the loop if it is waiting.
+  void AddCallback(Callback callback);
+
+  // Tornado: IOLoop.call_later() and call_at(). Runs `callback` once the delay has passed or
+  // the time is reached (measured on a monotonic clock; `when` is converted on the call).
+  TimeoutHandle CallLater(absl::Duration delay, Callback callback);
+  TimeoutHandle CallAt(absl::Time when, Callback callback);
+
+  // Tornado: IOLoop.remove_timeout(). Cancels a timer; true if it had not run yet.
+  bool RemoveTimeout(TimeoutHandle handle);
+
+  // Tornado: IOLoop.time().
+  absl::Time Time() const { return absl::Now(); }
+
+  // Tornado: IOLoop.add_handler(fd, handler, events). Calls `handler` whenever `fd` is ready
+  // for any of `events` (kRead, kWrite); kError is reported whether asked for or not.
+  // Fails for an fd that already has a handler, or one the backend cannot watch (select:
+  // fd >= FD_SETSIZE gives InvalidArgumentError).
+  absl::Status AddHandler(int fd, uint32_t events, Handler handler);
+
+  // Tornado: IOLoop.update_handler() and remove_handler(). NotFoundError for an fd without a
+  // handler. Remove the handler before closing the fd.
+  absl::Status UpdateHandler(int fd, uint32_t events);
+  absl::Status RemoveHandler(int fd);
+
+  // "epoll", "poll" or "select".
+  absl::string_view backend_name() const { return poller_->name(); }
+
+ private:
+  friend std::shared_ptr<internal::CallbackQueue> future_internal::CurrentLoopQueue();
+
+  struct HandlerEntry {
+    Handler handler;
+    bool removed = false;
+  };
+  struct Timer {
+    int64_t deadline_ns;  // monotonic
+    uint64_t id;          // increasing: ties run in the order they were added
+  };
+
+  IOLoop(std::unique_ptr<Poller> poller, std::shared_ptr<internal::CallbackQueue> queue);
+
+  // Min-heap order on (deadline, id).
+  static bool LaterTimer(const Timer& a, const Timer& b);
+
+  absl::Status RunOnce(std::vector<Callback>& batch);
+  absl::Duration PollTimeout(int64_t now_ns) const;
+  void RunDueTimers(int64_t now_ns);
+  void CompactTimers();
+
+  template <typename T>
+  static Future<T> AsFuture(Future<T> future) {
+    return future;
+  }
+  template <typename T>
+  static Future<T> AsFuture(Task<T> task) {
+    return std::move(task).future();
+  }
+  template <typename T>
+  static Future<T> AsFuture(absl::StatusOr<T> result) {
+    return MakeReadyFuture<T>(std::move(result));
+  }
+
+  const std::unique_ptr<Poller> poller_;
+  const std::shared_ptr<internal::CallbackQueue> queue_;
+  std::atomic<bool> stop_requested_{false};
+  bool running_ = false;
+
+  absl::flat_hash_map<int, std::shared_ptr<HandlerEntry>> handlers_;
+  std::vector<PollEvent> ready_;
+  std::vector<std::pair<std::shared_ptr<HandlerEntry>, PollEvent>> dispatch_;
+
+  std::vector<Timer> timer_heap_;  // min-heap on (deadline_ns, id)
+  absl::flat_hash_map<uint64_t, Callback> timers_;  // pending (not cancelled) timers by id
+  std::vector<Callback> due_;
+  uint64_t next_timer_id_ = 1;
+};
+
+template <typename F>
+auto IOLoop::RunSync(F&& func, absl::Duration timeout) {
+  using Returned = std::invoke_result_t<F>;
+  if constexpr (std::is_void_v<Returned>) {
+    return RunSync([&func]() -> absl::Status {
+      func();
+      return absl::OkStatus();
+    }, timeout);
+  } else if constexpr (std::is_same_v<Returned, absl::Status>) {
+    return RunSync([&func] { return MakeReadyFuture<void>(func()); }, timeout);
+  } else {
+    using FutureType = decltype(AsFuture(std::declval<Returned>()));
+    using Result = typename FutureType::Result;
+    FutureType future;
+    // Shared with the done callback, which may outlive this call if the loop runs again.
+    auto waiting = std::make_shared<bool>(true);
+    AddCallback([this, &func, &future, waiting] {
+      future = AsFuture(func());
+      future.AddDoneCallback([this, waiting](const Result&) {
+        if (*waiting) Stop();
+      });
+    });
+    TimeoutHandle timer;
+    bool timed_out = false;
+    if (timeout != absl::InfiniteDuration()) {
+      timer = CallLater(timeout, [this, &timed_out] {
+        timed_out = true;
+        Stop();
+      });
+    }
+    absl::Status started = Start();
+    *waiting = false;
+    RemoveTimeout(timer);
+    if (!started.ok()) return Result(std::move(started));
+    if (future.valid() && future.done()) return future.result();
+    if (timed_out) {
+      return Result(absl::DeadlineExceededError(absl::StrCat(
+          "IOLoop::RunSync: operation timed out after ", absl::FormatDuration(timeout))));
+    }
+    return Result(absl::AbortedError("IOLoop::RunSync: the loop was stopped before the operation "
+                                     "completed"));
+  }
+}
+
+}  // namespace gust
+
+#endif  // GUST_IOSTREAM_IO_LOOP_H_
