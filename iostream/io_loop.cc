@@ -47,7 +47,9 @@ absl::StatusOr<std::unique_ptr<IOLoop>> IOLoop::Create() {
 }
 
 IOLoop::IOLoop(std::unique_ptr<Poller> poller, std::shared_ptr<internal::CallbackQueue> queue)
-    : poller_(std::move(poller)), queue_(std::move(queue)) {}
+    : poller_(std::move(poller)),
+      queue_(std::move(queue)),
+      wall_minus_monotonic_ns_(absl::ToUnixNanos(absl::Now()) - MonotonicNanos()) {}
 
 IOLoop::~IOLoop() {
   if (current_loop == this) current_loop = nullptr;
@@ -128,36 +130,48 @@ absl::Duration IOLoop::PollTimeout(int64_t now_ns) const {
 
 void IOLoop::RunDueTimers(int64_t now_ns) {
   // Collect first, then run: a timer added by a timer callback, even with zero delay, waits for
-  // the next iteration, as in Tornado.
+  // the next iteration, as in Tornado. Each is looked up again just before it runs, so one that
+  // an earlier callback of this batch cancelled does not run.
   due_.clear();
   while (!timer_heap_.empty() && timer_heap_.front().deadline_ns <= now_ns) {
-    const uint64_t id = timer_heap_.front().id;
+    due_.push_back(timer_heap_.front().id);
     std::pop_heap(timer_heap_.begin(), timer_heap_.end(), LaterTimer);
     timer_heap_.pop_back();
+  }
+  for (uint64_t id : due_) {
     auto it = timers_.find(id);
     if (it == timers_.end()) continue;  // cancelled
-    due_.push_back(std::move(it->second));
+    Callback callback = std::move(it->second);
     timers_.erase(it);
+    callback();
   }
-  for (Callback& callback : due_) callback();
-  due_.clear();
+}
+
+absl::Time IOLoop::Time() const {
+  return absl::FromUnixNanos(MonotonicNanos() + wall_minus_monotonic_ns_);
 }
 
 IOLoop::TimeoutHandle IOLoop::CallLater(absl::Duration delay, Callback callback) {
-  const int64_t delay_ns =
-      delay <= absl::ZeroDuration() ? 0 : absl::ToInt64Nanoseconds(delay);  // saturates
-  const int64_t now = MonotonicNanos();
-  const int64_t deadline =
-      delay_ns > INT64_MAX - now ? INT64_MAX : now + delay_ns;
+  return AddTimer(MonotonicNanos(), delay, std::move(callback));
+}
+
+IOLoop::TimeoutHandle IOLoop::CallAt(absl::Time when, Callback callback) {
+  // Through the fixed offset, not absl::Now(): timers for the same `when` get the same
+  // deadline, and CallAt(Time() + d) is exactly CallLater(d).
+  return AddTimer(wall_minus_monotonic_ns_ * -1, when - absl::UnixEpoch(), std::move(callback));
+}
+
+IOLoop::TimeoutHandle IOLoop::AddTimer(int64_t base_ns, absl::Duration delay, Callback callback) {
+  const int64_t delay_ns = absl::ToInt64Nanoseconds(delay);  // saturates
+  int64_t deadline;
+  if (__builtin_add_overflow(base_ns, delay_ns, &deadline)) {
+    deadline = delay_ns > 0 ? INT64_MAX : INT64_MIN;
+  }
   const uint64_t id = next_timer_id_++;
   timer_heap_.push_back({deadline, id});
   std::push_heap(timer_heap_.begin(), timer_heap_.end(), LaterTimer);
   timers_.emplace(id, std::move(callback));
   return TimeoutHandle{id};
-}
-
-IOLoop::TimeoutHandle IOLoop::CallAt(absl::Time when, Callback callback) {
-  return CallLater(when - absl::Now(), std::move(callback));
 }
 
 bool IOLoop::RemoveTimeout(TimeoutHandle handle) {

@@ -89,15 +89,18 @@ class IOLoop {
   void AddCallback(Callback callback);
 
   // Tornado: IOLoop.call_later() and call_at(). Runs `callback` once the delay has passed or
-  // the time is reached (measured on a monotonic clock; `when` is converted on the call).
+  // Time() reaches `when`. Deadlines are kept on a monotonic clock, so changes to the system
+  // clock neither fire timers early nor hold them back.
   TimeoutHandle CallLater(absl::Duration delay, Callback callback);
   TimeoutHandle CallAt(absl::Time when, Callback callback);
 
   // Tornado: IOLoop.remove_timeout(). Cancels a timer; true if it had not run yet.
   bool RemoveTimeout(TimeoutHandle handle);
 
-  // Tornado: IOLoop.time().
-  absl::Time Time() const { return absl::Now(); }
+  // Tornado: IOLoop.time(). The loop's monotonic clock, expressed as the wall-clock time it
+  // read when the loop was made plus the monotonic time since (so it never goes backwards and
+  // may drift from absl::Now() if the system clock is set). Use it to compute CallAt times.
+  absl::Time Time() const;
 
   // Tornado: IOLoop.add_handler(fd, handler, events). Calls `handler` whenever `fd` is ready
   // for any of `events` (kRead, kWrite); kError is reported whether asked for or not.
@@ -129,6 +132,7 @@ class IOLoop {
 
   // Min-heap order on (deadline, id).
   static bool LaterTimer(const Timer& a, const Timer& b);
+  TimeoutHandle AddTimer(int64_t base_ns, absl::Duration delay, Callback callback);
 
   absl::Status RunOnce(std::vector<Callback>& batch);
   absl::Duration PollTimeout(int64_t now_ns) const;
@@ -150,6 +154,7 @@ class IOLoop {
 
   const std::unique_ptr<Poller> poller_;
   const std::shared_ptr<internal::CallbackQueue> queue_;
+  const int64_t wall_minus_monotonic_ns_;  // Time() = monotonic + this
   std::atomic<bool> stop_requested_{false};
   bool running_ = false;
 
@@ -159,7 +164,7 @@ class IOLoop {
 
   std::vector<Timer> timer_heap_;  // min-heap on (deadline_ns, id)
   absl::flat_hash_map<uint64_t, Callback> timers_;  // pending (not cancelled) timers by id
-  std::vector<Callback> due_;
+  std::vector<uint64_t> due_;  // ids of the timers one iteration runs
   uint64_t next_timer_id_ = 1;
 };
 

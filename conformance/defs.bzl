@@ -1,0 +1,50 @@
+"""gust_conformance_test: one test target per poller backend for the same test sources.
+
+    gust_conformance_test(name = "io_loop_test", srcs = ["io_loop_test.cc"])
+
+declares `io_loop_test_epoll`, `io_loop_test_poll` and `io_loop_test_select` (libevent's
+per-backend naming) and a `test_suite` named `io_loop_test` over them, so a plain
+`bazel test //...` runs every conformance test on every backend. The sources are compiled once;
+only the backend library and the final link differ. Each test also checks, through
+GUST_EXPECTED_BACKEND, that the loop really runs on the backend its name says.
+"""
+
+load("//tools:copts.bzl", "GUST_TEST_COPTS")
+
+GUST_BACKENDS = ["epoll", "poll", "select"]
+
+# Backends that need a particular platform.
+_BACKEND_COMPATIBILITY = {
+    "epoll": ["@platforms//os:linux"],
+}
+
+def gust_conformance_test(name, srcs, deps = [], backends = GUST_BACKENDS, size = "small", **kwargs):
+    native.cc_library(
+        name = name + "_lib",
+        testonly = True,
+        srcs = srcs,
+        copts = GUST_TEST_COPTS,
+        deps = deps + [
+            "//conformance:testing",
+            "//iostream:core",
+            "@com_google_googletest//:gtest",
+        ],
+        alwayslink = True,
+    )
+    tests = []
+    for backend in backends:
+        test_name = name + "_" + backend
+        native.cc_test(
+            name = test_name,
+            size = size,
+            env = {"GUST_EXPECTED_BACKEND": backend},
+            target_compatible_with = _BACKEND_COMPATIBILITY.get(backend, []),
+            deps = [
+                ":" + name + "_lib",
+                "//backends:" + backend,
+                "//conformance:test_main",
+            ],
+            **kwargs
+        )
+        tests.append(":" + test_name)
+    native.test_suite(name = name, tests = tests)

@@ -1,0 +1,227 @@
+// Future, Promise and Task on every backend: callbacks are never inline, awaiting a done future
+// is, tasks run to completion without their handle, unobserved failures are logged.
+
+#include "iostream/future.h"
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "conformance/testing.h"
+#include "gtest/gtest.h"
+#include "iostream/io_loop.h"
+#include "iostream/task.h"
+
+namespace gust {
+namespace {
+
+using ::gust::testing::LoopTest;
+
+class FutureTest : public LoopTest {};
+
+TEST_F(FutureTest, DoneCallbackRunsInALaterIterationNotInsideSetResult) {
+  Promise<int> promise;
+  Future<int> future = promise.future();
+  std::vector<std::string> log;
+  future.AddDoneCallback([&](const absl::StatusOr<int>& result) {
+    ASSERT_TRUE(result.ok());
+    log.push_back("callback " + std::to_string(*result));
+    loop().Stop();
+  });
+  loop().AddCallback([&] {
+    promise.SetResult(5);
+    log.push_back("after SetResult");
+  });
+  ASSERT_TRUE(loop().Start().ok());
+  EXPECT_EQ(log, (std::vector<std::string>{"after SetResult", "callback 5"}));
+  EXPECT_TRUE(future.done());
+  ASSERT_TRUE(future.result().ok());
+  EXPECT_EQ(*future.result(), 5);
+}
+
+TEST_F(FutureTest, CallbackAddedToADoneFutureStillWaitsForTheLoop) {
+  Future<void> future = MakeReadyFuture<void>(absl::CancelledError("no"));
+  bool ran = false;
+  future.AddDoneCallback([&](const absl::Status& status) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+    ran = true;
+    loop().Stop();
+  });
+  EXPECT_FALSE(ran);
+  ASSERT_TRUE(loop().Start().ok());
+  EXPECT_TRUE(ran);
+}
+
+TEST_F(FutureTest, CallbacksRunInTheOrderTheyWereAdded) {
+  Promise<void> promise;
+  Future<void> future = promise.future();
+  std::vector<int> order;
+  for (int i = 0; i < 5; ++i) {
+    future.AddDoneCallback([&order, i](const absl::Status&) { order.push_back(i); });
+  }
+  future.AddDoneCallback([&](const absl::Status&) { loop().Stop(); });
+  promise.SetResult(absl::OkStatus());
+  ASSERT_TRUE(loop().Start().ok());
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST_F(FutureTest, ResolvedFromAnotherThreadRunsCallbacksOnTheLoopThread) {
+  Promise<std::string> promise;
+  Future<std::string> future = promise.future();
+  std::thread::id callback_thread;
+  future.AddDoneCallback([&](const absl::StatusOr<std::string>& result) {
+    EXPECT_EQ(*result, "from afar");
+    callback_thread = std::this_thread::get_id();
+    loop().Stop();
+  });
+  std::thread other([&] { promise.SetResult(std::string("from afar")); });
+  ASSERT_TRUE(loop().Start().ok());
+  other.join();
+  EXPECT_EQ(callback_thread, std::this_thread::get_id());
+}
+
+TEST_F(FutureTest, ResolvingAfterTheLoopIsGoneDropsTheCallbacks) {
+  Promise<int> promise;
+  bool ran = false;
+  promise.future().AddDoneCallback([&](const absl::StatusOr<int>&) { ran = true; });
+  loop_.reset();
+  promise.SetResult(1);  // must neither crash nor run the callback
+  EXPECT_FALSE(ran);
+}
+
+TEST_F(FutureTest, ResultBeforeDoneIsAnErrorNotACrashInOptimizedBuilds) {
+  Promise<int> promise;
+  Future<int> future = promise.future();
+  EXPECT_FALSE(future.done());
+#ifdef NDEBUG
+  EXPECT_EQ(future.result().status().code(), absl::StatusCode::kFailedPrecondition);
+#else
+  EXPECT_DEATH(future.result(), "before the future is done");
+#endif
+  promise.SetResult(1);
+}
+
+TEST_F(FutureTest, ResolvingTwiceIsCaughtInDebugBuilds) {
+  Promise<int> promise;
+  Future<int> future = promise.future();
+  promise.SetResult(1);
+  EXPECT_DEBUG_DEATH(promise.SetResult(2), "resolved twice");
+  EXPECT_EQ(*future.result(), 1);
+}
+
+// --- Task ---
+
+Task<int> AddOneLater(Future<int> input) {
+  absl::StatusOr<int> value = co_await std::move(input);
+  if (!value.ok()) co_return value.status();
+  co_return *value + 1;
+}
+
+TEST_F(FutureTest, TaskAwaitsAPendingFutureAndResolvesItsOwn) {
+  Promise<int> promise;
+  Task<int> task = AddOneLater(promise.future());
+  EXPECT_FALSE(task.done());
+  loop().CallLater(absl::Milliseconds(5), [&] { promise.SetResult(41); });
+  absl::StatusOr<int> result = loop().RunSync([&] { return task.future(); });
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 42);
+}
+
+TEST_F(FutureTest, TaskPassesErrorsThrough) {
+  Task<int> task = AddOneLater(MakeReadyFuture<int>(absl::NotFoundError("missing")));
+  ASSERT_TRUE(task.done());
+  EXPECT_EQ(task.future().result().status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(FutureTest, AwaitingADoneFutureContinuesWithoutALoopIteration) {
+  // The task starts inline (like a Tornado coroutine) and never suspends, so it has finished
+  // before the callback queued ahead of it gets a chance to run.
+  bool queued_callback_ran = false;
+  loop().AddCallback([&] { queued_callback_ran = true; });
+  bool queued_ran_before_await_returned = true;
+  auto body = [&]() -> Task<void> {
+    absl::StatusOr<int> value = co_await MakeReadyFuture<int>(3);
+    EXPECT_EQ(*value, 3);
+    queued_ran_before_await_returned = queued_callback_ran;
+    co_return absl::OkStatus();
+  };
+  Task<void> task = body();
+  EXPECT_TRUE(task.done());
+  EXPECT_FALSE(queued_ran_before_await_returned);
+}
+
+TEST_F(FutureTest, AwaitingAPendingFutureResumesFromTheLoop) {
+  Promise<int> promise;
+  std::vector<std::string> log;
+  auto body = [&]() -> Task<void> {
+    log.push_back("before await");
+    absl::StatusOr<int> value = co_await promise.future();
+    log.push_back("resumed with " + std::to_string(*value));
+    co_return absl::OkStatus();
+  };
+  Task<void> task = body();
+  EXPECT_EQ(log, (std::vector<std::string>{"before await"}));
+  loop().AddCallback([&] {
+    promise.SetResult(9);
+    log.push_back("after SetResult");
+  });
+  ASSERT_TRUE(loop().RunSync([&] { return task.future(); }).ok());
+  EXPECT_EQ(log,
+            (std::vector<std::string>{"before await", "after SetResult", "resumed with 9"}));
+}
+
+TEST_F(FutureTest, TaskRunsToCompletionAfterItsHandleIsDropped) {
+  Promise<int> promise;
+  bool finished = false;
+  auto body = [&]() -> Task<void> {
+    co_await promise.future();
+    finished = true;
+    co_return absl::OkStatus();
+  };
+  body();  // handle dropped at once
+  loop().AddCallback([&] { promise.SetResult(0); });
+  RunUntil([&] { return finished; });
+  EXPECT_TRUE(finished);
+}
+
+TEST_F(FutureTest, ATaskFailureNobodyObservesIsLogged) {
+  ::testing::internal::CaptureStderr();
+  {
+    auto body = []() -> Task<void> { co_return absl::DataLossError("the sky fell"); };
+    body();
+  }
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(logged.find("the sky fell"), std::string::npos) << logged;
+}
+
+TEST_F(FutureTest, AnObservedTaskFailureIsNotLogged) {
+  ::testing::internal::CaptureStderr();
+  {
+    auto body = []() -> Task<void> { co_return absl::DataLossError("handled"); };
+    Task<void> task = body();
+    EXPECT_EQ(task.future().result().code(), absl::StatusCode::kDataLoss);
+  }
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+TEST_F(FutureTest, AwaitingATemporaryFutureMovesLargeValuesOut) {
+  // A 1 MiB payload that is moved, not copied, keeps its buffer: compare data pointers.
+  Promise<std::string> promise;
+  std::string payload(1 << 20, 'x');
+  const char* original = payload.data();
+  const char* received = nullptr;
+  auto body = [&]() -> Task<void> {
+    absl::StatusOr<std::string> value = co_await promise.future();
+    received = value->data();
+    co_return absl::OkStatus();
+  };
+  Task<void> task = body();
+  loop().AddCallback([&] { promise.SetResult(std::move(payload)); });
+  ASSERT_TRUE(loop().RunSync([&] { return task.future(); }).ok());
+  EXPECT_EQ(received, original);
+}
+
+}  // namespace
+}  // namespace gust

@@ -1,0 +1,58 @@
+// Helpers shared by the conformance suites: a fixture that gives each test its own IOLoop, and
+// small fd utilities.
+
+#ifndef GUST_CONFORMANCE_TESTING_H_
+#define GUST_CONFORMANCE_TESTING_H_
+
+#include <memory>
+#include <utility>
+
+#include "gtest/gtest.h"
+#include "iostream/io_loop.h"
+
+namespace gust {
+namespace testing {
+
+// Each test gets a fresh loop, current on the test's thread, destroyed after the test.
+class LoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<IOLoop>> loop = IOLoop::Create();
+    ASSERT_TRUE(loop.ok()) << loop.status();
+    loop_ = *std::move(loop);
+    loop_->MakeCurrent();
+  }
+
+  IOLoop& loop() { return *loop_; }
+
+  // Runs the loop until `done()` is true, or fails the test after `timeout`.
+  template <typename Predicate>
+  void RunUntil(Predicate done, absl::Duration timeout = absl::Seconds(10)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (!done()) {
+      ASSERT_LT(absl::Now(), deadline) << "condition not reached in time";
+      loop_->CallLater(absl::Milliseconds(1), [this] { loop_->Stop(); });
+      ASSERT_TRUE(loop_->Start().ok());
+    }
+  }
+
+  std::unique_ptr<IOLoop> loop_;
+};
+
+// A connected AF_UNIX stream socketpair, both ends non-blocking; closed on destruction.
+struct SocketPair {
+  SocketPair();
+  ~SocketPair();
+  SocketPair(const SocketPair&) = delete;
+  SocketPair& operator=(const SocketPair&) = delete;
+  int fds[2] = {-1, -1};
+};
+
+// Raises the soft RLIMIT_NOFILE to at least `wanted` (up to the hard limit); returns the limit
+// now in force.
+long RaiseFdLimit(long wanted);
+
+}  // namespace testing
+}  // namespace gust
+
+#endif  // GUST_CONFORMANCE_TESTING_H_
