@@ -8,7 +8,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "conformance/testing.h"
 #include "gtest/gtest.h"
 #include "iostream/io_loop.h"

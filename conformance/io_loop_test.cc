@@ -11,7 +11,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "conformance/testing.h"
 #include "gtest/gtest.h"

@@ -18,17 +18,16 @@
 
 #include <coroutine>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "iostream/internal/callback_queue.h"
 #include "iostream/internal/check.h"
 
@@ -67,7 +66,7 @@ class State : public std::enable_shared_from_this<State<T>> {
   }
 
   bool done() const {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return result_.has_value();
   }
 
@@ -76,7 +75,7 @@ class State : public std::enable_shared_from_this<State<T>> {
     std::vector<DoneCallback> callbacks;
     std::vector<std::coroutine_handle<>> waiters;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (result_.has_value()) return false;
       result_.emplace(std::move(result));
       callbacks.swap(callbacks_);
@@ -91,7 +90,7 @@ class State : public std::enable_shared_from_this<State<T>> {
 
   void AddDoneCallback(DoneCallback callback) {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       retrieved_ = true;
       if (!result_.has_value()) {
         callbacks_.push_back(std::move(callback));
@@ -104,7 +103,7 @@ class State : public std::enable_shared_from_this<State<T>> {
   // Resumes `waiter` from the loop once the state is resolved (at once if it is).
   void AddWaiter(std::coroutine_handle<> waiter) {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (!result_.has_value()) {
         waiters_.push_back(waiter);
         return;
@@ -127,7 +126,7 @@ class State : public std::enable_shared_from_this<State<T>> {
 
  private:
   void MarkRetrieved() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     retrieved_ = true;
   }
 
@@ -146,11 +145,13 @@ class State : public std::enable_shared_from_this<State<T>> {
   }
 
   const std::shared_ptr<internal::CallbackQueue> queue_;
-  mutable absl::Mutex mu_;
-  std::optional<Result> result_ ABSL_GUARDED_BY(mu_);
-  std::vector<DoneCallback> callbacks_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::coroutine_handle<>> waiters_ ABSL_GUARDED_BY(mu_);
-  bool retrieved_ ABSL_GUARDED_BY(mu_) = false;
+  // std::mutex rather than absl::Mutex: with a prebuilt (uninstrumented) Abseil, ThreadSanitizer
+  // sees pthread mutexes but not absl::Mutex.
+  mutable std::mutex mu_;
+  std::optional<Result> result_;
+  std::vector<DoneCallback> callbacks_;
+  std::vector<std::coroutine_handle<>> waiters_;
+  bool retrieved_ = false;
   bool log_if_unretrieved_ = false;
 };
 

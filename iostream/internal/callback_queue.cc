@@ -41,7 +41,7 @@ void CallbackQueue::Add(Callback callback) {
       loop_thread_.load(std::memory_order_acquire) == std::this_thread::get_id();
   bool wake = false;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;  // `callback` is destroyed outside the lock, on return.
     callbacks_.push_back(std::move(callback));
     if (!on_loop_thread && !wake_pending_) {
@@ -54,7 +54,7 @@ void CallbackQueue::Add(Callback callback) {
 
 void CallbackQueue::Wake() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (closed_ || wake_pending_) return;
     wake_pending_ = true;
   }
@@ -63,13 +63,13 @@ void CallbackQueue::Wake() {
 
 void CallbackQueue::TakeBatch(std::vector<Callback>* batch) {
   batch->clear();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   batch->swap(callbacks_);
   wake_pending_ = false;
 }
 
 bool CallbackQueue::empty() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return callbacks_.empty();
 }
 
@@ -93,7 +93,7 @@ void CallbackQueue::DrainWakeFd() {
 void CallbackQueue::Close() {
   std::vector<Callback> dropped;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
     dropped.swap(callbacks_);
   }

@@ -9,13 +9,12 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 
 namespace gust {
 namespace internal {
@@ -67,11 +66,13 @@ class CallbackQueue {
   const int write_fd_;  // == read_fd_ for an eventfd
   std::atomic<std::thread::id> loop_thread_{};
 
-  mutable absl::Mutex mu_;
-  std::vector<Callback> callbacks_ ABSL_GUARDED_BY(mu_);
+  // std::mutex rather than absl::Mutex: with a prebuilt (uninstrumented) Abseil, ThreadSanitizer
+  // sees pthread mutexes but not absl::Mutex.
+  mutable std::mutex mu_;
+  std::vector<Callback> callbacks_;
   // A wake-up is written and not yet taken by TakeBatch: later adds need not write again.
-  bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_pending_ = false;
+  bool closed_ = false;
 };
 
 }  // namespace internal
