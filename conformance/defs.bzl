@@ -9,16 +9,10 @@ only the backend library and the final link differ. Each test also checks, throu
 GUST_EXPECTED_BACKEND, that the loop really runs on the backend its name says.
 """
 
+load("//backends:pollers.bzl", "POLLERS", "POLLER_COMPATIBILITY")
 load("//tools:copts.bzl", "GUST_TEST_COPTS")
 
-GUST_BACKENDS = ["epoll", "poll", "select"]
-
-# Backends that need a particular platform.
-_BACKEND_COMPATIBILITY = {
-    "epoll": ["@platforms//os:linux"],
-}
-
-def gust_conformance_test(name, srcs, deps = [], backends = GUST_BACKENDS, size = "small", **kwargs):
+def gust_conformance_test(name, srcs, deps = [], backends = POLLERS, size = "small", **kwargs):
     native.cc_library(
         name = name + "_lib",
         testonly = True,
@@ -38,7 +32,7 @@ def gust_conformance_test(name, srcs, deps = [], backends = GUST_BACKENDS, size 
             name = test_name,
             size = size,
             env = {"GUST_EXPECTED_BACKEND": backend},
-            target_compatible_with = _BACKEND_COMPATIBILITY.get(backend, []),
+            target_compatible_with = POLLER_COMPATIBILITY.get(backend, []),
             deps = [
                 ":" + name + "_lib",
                 "//backends:" + backend,
