@@ -95,7 +95,8 @@ void IOLoop::Stop() {
 
 absl::Status IOLoop::RunOnce(std::vector<Callback>& batch) {
   const absl::Duration timeout =
-      (stop_requested_.load() || !queue_->empty()) ? absl::ZeroDuration()
+      (stop_requested_.load() || !queue_->empty() || !iteration_end_.empty())
+          ? absl::ZeroDuration()
                                                     : PollTimeout(MonotonicNanos());
   absl::Status waited = poller_->Wait(timeout, &ready_);
   if (!waited.ok()) return waited;
@@ -117,6 +118,14 @@ absl::Status IOLoop::RunOnce(std::vector<Callback>& batch) {
   batch.clear();
 
   RunDueTimers(MonotonicNanos());
+
+  // Flushes may queue more flushes only through callbacks (next iteration), but be robust.
+  while (!iteration_end_.empty()) {
+    iteration_end_batch_.swap(iteration_end_);
+    for (Callback& callback : iteration_end_batch_) callback();
+    iteration_end_batch_.clear();
+  }
+  ++iteration_;
   return absl::OkStatus();
 }
 

@@ -8,7 +8,8 @@
 //
 // One iteration: wait for fds (not at all if callbacks are queued, no longer than the next
 // timer), run the handlers of ready fds, then the callbacks queued before the iteration began,
-// in order, then the timers that are due, in deadline order (FIFO among equal deadlines).
+// in order, then the timers that are due, in deadline order (FIFO among equal deadlines), then
+// flush the writes streams queued during the iteration.
 // Callbacks queued during an iteration run in the next one. A handler or callback may remove
 // any handler (its own included), cancel any timer, close fds or destroy streams: the loop
 // never calls a handler that was removed, even later in the same batch of ready fds.
@@ -36,6 +37,8 @@
 #include "iostream/task.h"
 
 namespace gust {
+
+class BaseIOStream;
 
 class IOLoop {
  public:
@@ -118,6 +121,14 @@ class IOLoop {
 
  private:
   friend std::shared_ptr<internal::CallbackQueue> future_internal::CurrentLoopQueue();
+  friend class BaseIOStream;
+
+  // Runs `callback` at the end of the current iteration, after the due timers and before the
+  // next wait (streams flush the writes an iteration made here, in one writev each).
+  void RunAtIterationEnd(Callback callback) { iteration_end_.push_back(std::move(callback)); }
+
+  // Counts iterations; streams use it to bound the reads they finish inline in one iteration.
+  uint64_t iteration() const { return iteration_; }
 
   struct HandlerEntry {
     Handler handler;
@@ -165,6 +176,9 @@ class IOLoop {
   std::vector<Timer> timer_heap_;  // min-heap on (deadline_ns, id)
   absl::flat_hash_map<uint64_t, Callback> timers_;  // pending (not cancelled) timers by id
   std::vector<uint64_t> due_;  // ids of the timers one iteration runs
+  std::vector<Callback> iteration_end_;
+  std::vector<Callback> iteration_end_batch_;
+  uint64_t iteration_ = 0;
   uint64_t next_timer_id_ = 1;
 };
 

@@ -1,0 +1,612 @@
+#include "iostream/base_io_stream.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "iostream/internal/check.h"
+#include "re2/re2.h"
+
+namespace gust {
+namespace {
+
+// Fairness bounds: how many reads one stream may finish inside the calls that started them in
+// one loop iteration before it makes the next one wait for the loop, and how many chunks one
+// pass of reading takes from the fd before letting other fds run.
+constexpr int kMaxInlineReadsPerIteration = 64;
+constexpr int kMaxChunksPerPass = 16;
+constexpr int kMaxIovecs = 64;
+
+// Tornado's _ERRNO_CONNRESET: a peer that went away is a normal close, not worth a log line.
+bool IsQuietError(const absl::Status& status) {
+  switch (ErrnoOf(status)) {
+    case ECONNRESET:
+    case ECONNABORTED:
+    case EPIPE:
+    case ETIMEDOUT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string Quote(absl::string_view bytes) { return absl::StrCat("\"", absl::CHexEscape(bytes), "\""); }
+
+}  // namespace
+
+BaseIOStream::BaseIOStream(const Options& options)
+    : loop_(IOLoop::Current()),
+      max_buffer_size_(options.max_buffer_size != 0 ? options.max_buffer_size
+                                                    : kDefaultMaxBufferSize),
+      read_chunk_size_(std::max<size_t>(
+          1, std::min(options.read_chunk_size != 0 ? options.read_chunk_size
+                                                   : kDefaultReadChunkSize,
+                      max_buffer_size_ / 2))),
+      max_write_buffer_size_(options.max_write_buffer_size),
+      self_(std::make_shared<BaseIOStream*>(this)) {}
+
+BaseIOStream::~BaseIOStream() {
+  GUST_DCHECK(closed_, "a BaseIOStream subclass's destructor must call CloseForDestruction()");
+  if (registered_fd_ >= 0) loop_.RemoveHandler(registered_fd_).IgnoreError();
+}
+
+// --- Reads -----------------------------------------------------------------------------------
+
+Future<std::string> BaseIOStream::ReadBytes(size_t num_bytes, bool partial) {
+  PendingRead read;
+  read.kind = ReadKind::kBytes;
+  read.num_bytes = num_bytes;
+  read.partial = partial;
+  Future<std::string> future = read.promise.emplace().future();
+  absl::Status started = StartRead(std::move(read));
+  if (!started.ok()) return MakeReadyFuture<std::string>(started);
+  return future;
+}
+
+void BaseIOStream::ReadBytes(size_t num_bytes, bool partial, ReadCallback callback) {
+  ReadBytes(num_bytes, partial).AddDoneCallback(
+      [callback = std::move(callback)](const absl::StatusOr<std::string>& result) mutable {
+        callback(result);
+      });
+}
+
+Future<std::string> BaseIOStream::ReadBytesStreaming(size_t num_bytes,
+                                                     StreamingCallback streaming_callback) {
+  PendingRead read;
+  read.kind = ReadKind::kBytes;
+  read.num_bytes = num_bytes;
+  read.streaming = std::make_shared<StreamingCallback>(std::move(streaming_callback));
+  Future<std::string> future = read.promise.emplace().future();
+  absl::Status started = StartRead(std::move(read));
+  if (!started.ok()) return MakeReadyFuture<std::string>(started);
+  return future;
+}
+
+Future<std::string> BaseIOStream::ReadUntil(absl::string_view delimiter, size_t max_bytes) {
+  if (delimiter.empty()) {
+    return MakeReadyFuture<std::string>(
+        absl::InvalidArgumentError("ReadUntil: the delimiter is empty"));
+  }
+  if (max_bytes != 0 && max_bytes < delimiter.size()) {
+    return MakeReadyFuture<std::string>(absl::InvalidArgumentError(absl::StrCat(
+        "ReadUntil: max_bytes ", max_bytes, " is smaller than the delimiter (",
+        delimiter.size(), " bytes)")));
+  }
+  PendingRead read;
+  read.kind = ReadKind::kUntil;
+  read.delimiter = std::string(delimiter);
+  read.max_bytes = max_bytes;
+  Future<std::string> future = read.promise.emplace().future();
+  absl::Status started = StartRead(std::move(read));
+  if (!started.ok()) return MakeReadyFuture<std::string>(started);
+  return future;
+}
+
+void BaseIOStream::ReadUntil(absl::string_view delimiter, size_t max_bytes,
+                             ReadCallback callback) {
+  ReadUntil(delimiter, max_bytes)
+      .AddDoneCallback(
+          [callback = std::move(callback)](const absl::StatusOr<std::string>& result) mutable {
+            callback(result);
+          });
+}
+
+Future<std::string> BaseIOStream::ReadUntilRegex(absl::string_view pattern, size_t max_bytes) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_encoding(RE2::Options::EncodingLatin1);  // bytes, like Tornado's bytes patterns
+  auto regex = std::make_shared<const RE2>(re2::StringPiece(pattern.data(), pattern.size()),
+                                           options);
+  if (!regex->ok()) {
+    return MakeReadyFuture<std::string>(absl::InvalidArgumentError(
+        absl::StrCat("ReadUntilRegex: invalid pattern ", Quote(pattern), ": ", regex->error())));
+  }
+  return ReadUntilRegex(std::move(regex), max_bytes);
+}
+
+Future<std::string> BaseIOStream::ReadUntilRegex(std::shared_ptr<const re2::RE2> regex,
+                                                 size_t max_bytes) {
+  if (regex == nullptr || !regex->ok()) {
+    return MakeReadyFuture<std::string>(
+        absl::InvalidArgumentError("ReadUntilRegex: null or invalid RE2"));
+  }
+  PendingRead read;
+  read.kind = ReadKind::kRegex;
+  read.regex = std::move(regex);
+  read.max_bytes = max_bytes;
+  Future<std::string> future = read.promise.emplace().future();
+  absl::Status started = StartRead(std::move(read));
+  if (!started.ok()) return MakeReadyFuture<std::string>(started);
+  return future;
+}
+
+void BaseIOStream::ReadUntilRegex(absl::string_view pattern, size_t max_bytes,
+                                  ReadCallback callback) {
+  ReadUntilRegex(pattern, max_bytes)
+      .AddDoneCallback(
+          [callback = std::move(callback)](const absl::StatusOr<std::string>& result) mutable {
+            callback(result);
+          });
+}
+
+Future<std::string> BaseIOStream::ReadUntilClose() {
+  PendingRead read;
+  read.kind = ReadKind::kUntilClose;
+  Future<std::string> future = read.promise.emplace().future();
+  absl::Status started = StartRead(std::move(read));
+  if (!started.ok()) return MakeReadyFuture<std::string>(started);
+  return future;
+}
+
+void BaseIOStream::ReadUntilClose(ReadCallback callback) {
+  ReadUntilClose().AddDoneCallback(
+      [callback = std::move(callback)](const absl::StatusOr<std::string>& result) mutable {
+        callback(result);
+      });
+}
+
+Future<std::string> BaseIOStream::ReadUntilCloseStreaming(StreamingCallback streaming_callback) {
+  PendingRead read;
+  read.kind = ReadKind::kUntilClose;
+  read.streaming = std::make_shared<StreamingCallback>(std::move(streaming_callback));
+  Future<std::string> future = read.promise.emplace().future();
+  absl::Status started = StartRead(std::move(read));
+  if (!started.ok()) return MakeReadyFuture<std::string>(started);
+  return future;
+}
+
+Future<size_t> BaseIOStream::ReadInto(absl::Span<char> buffer, bool partial) {
+  PendingRead read;
+  read.kind = ReadKind::kInto;
+  read.into = buffer;
+  read.num_bytes = buffer.size();
+  read.partial = partial;
+  Future<size_t> future = read.into_promise.emplace().future();
+  absl::Status started = StartRead(std::move(read));
+  if (!started.ok()) return MakeReadyFuture<size_t>(started);
+  return future;
+}
+
+void BaseIOStream::ReadInto(absl::Span<char> buffer, bool partial, ReadIntoCallback callback) {
+  ReadInto(buffer, partial)
+      .AddDoneCallback([callback = std::move(callback)](const absl::StatusOr<size_t>& result) mutable {
+        callback(result);
+      });
+}
+
+absl::Status BaseIOStream::StartRead(PendingRead read) {
+  if (reading()) {
+    if (closed_) return StreamClosedError(error_);
+    return absl::FailedPreconditionError(
+        "Already reading: a stream allows one pending read at a time");
+  }
+  read_ = std::move(read);
+  TryInlineRead();
+  return absl::OkStatus();
+}
+
+size_t BaseIOStream::Available() const {
+  return read_buffer_.size() + (read_.kind == ReadKind::kInto ? read_.into_filled : 0);
+}
+
+absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPos() {
+  const size_t size = read_buffer_.size();
+  switch (read_.kind) {
+    case ReadKind::kNone:
+    case ReadKind::kUntilClose:
+      return std::nullopt;
+    case ReadKind::kBytes:
+      if (read_.streaming != nullptr) {
+        return read_.num_bytes == 0 ? std::optional<size_t>(0) : std::nullopt;
+      }
+      [[fallthrough]];
+    case ReadKind::kInto: {
+      const size_t available = Available();
+      if (available >= read_.num_bytes || (read_.partial && available > 0)) {
+        return std::min(read_.num_bytes, available);
+      }
+      return std::nullopt;
+    }
+    case ReadKind::kUntil: {
+      const absl::string_view data = read_buffer_.view();
+      const size_t length = read_.delimiter.size();
+      std::optional<size_t> end;
+      if (read_.scan_from + length <= size) {
+        const void* found = memmem(data.data() + read_.scan_from, size - read_.scan_from,
+                                   read_.delimiter.data(), length);
+        if (found != nullptr) end = static_cast<const char*>(found) - data.data() + length;
+      }
+      if (!end.has_value()) {
+        // No match starts before size - length + 1; the next search resumes there.
+        read_.scan_from = size >= length ? size - length + 1 : 0;
+      }
+      const size_t extent = end.value_or(size);
+      if (read_.max_bytes != 0 && extent > read_.max_bytes) {
+        return UnsatisfiableReadError(absl::StrCat("delimiter ", Quote(read_.delimiter),
+                                                   " not found within ", read_.max_bytes,
+                                                   " bytes"));
+      }
+      return end;
+    }
+    case ReadKind::kRegex: {
+      const absl::string_view data = read_buffer_.view();
+      re2::StringPiece text(data.data(), data.size());
+      re2::StringPiece match;
+      std::optional<size_t> end;
+      if (read_.regex->Match(text, 0, text.size(), RE2::UNANCHORED, &match, 1)) {
+        end = match.data() + match.size() - text.data();
+      }
+      const size_t extent = end.value_or(size);
+      if (read_.max_bytes != 0 && extent > read_.max_bytes) {
+        return UnsatisfiableReadError(absl::StrCat("regex ", Quote(read_.regex->pattern()),
+                                                   " not matched within ", read_.max_bytes,
+                                                   " bytes"));
+      }
+      return end;
+    }
+  }
+  return std::nullopt;
+}
+
+void BaseIOStream::TryInlineRead() {
+  // Fairness: a stream whose reads keep completing inline (from its buffer, or from data that
+  // is always waiting on the fd) would otherwise keep its coroutine running forever inside one
+  // iteration. Past the budget, the read waits for the loop's next iteration.
+  if (inline_iteration_ != loop_.iteration()) {
+    inline_iteration_ = loop_.iteration();
+    inline_reads_ = 0;
+  }
+  if (inline_reads_ >= kMaxInlineReadsPerIteration) {
+    loop_.AddCallback([weak = std::weak_ptr<BaseIOStream*>(self_)] {
+      std::shared_ptr<BaseIOStream*> self = weak.lock();
+      if (self != nullptr && (*self)->reading()) (*self)->TryInlineRead();
+    });
+    return;
+  }
+  ++inline_reads_;
+
+  DeliverStreamingData();
+  absl::StatusOr<std::optional<size_t>> pos = FindReadPos();
+  if (pos.ok() && pos->has_value()) return FinishRead(**pos);
+  if (pos.ok() && closed_) return FailRead(StreamClosedError(error_));
+  if (pos.ok() && !connecting_) {
+    ReadToBufferLoop();
+    if (!reading()) return;  // the stream closed meanwhile, which settled the read
+    DeliverStreamingData();
+    pos = FindReadPos();
+    if (pos.ok() && pos->has_value()) return FinishRead(**pos);
+  }
+  if (!pos.ok()) {
+    internal::LogLine("INFO", absl::StrCat("Unsatisfiable read, closing connection: ",
+                                           pos.status().message()));
+    return Close(pos.status());
+  }
+  --inline_reads_;  // it did not finish inline
+  UpdateInterest(/*drop_extra=*/false);
+}
+
+void BaseIOStream::ReadToBufferLoop() {
+  // How far to read ahead: what the pending read needs, else (delimiter reads) up to
+  // max_bytes or until the fd would block; when idle, one chunk (Tornado: target_bytes).
+  size_t target = 0;
+  switch (read_.kind) {
+    case ReadKind::kBytes:
+    case ReadKind::kInto:
+      target = read_.num_bytes;
+      break;
+    case ReadKind::kUntil:
+    case ReadKind::kRegex:
+      target = read_.max_bytes;  // 0: until EAGAIN or found
+      break;
+    default:
+      break;
+  }
+  size_t next_regex_check = 0;
+  for (int chunks = 0; chunks < kMaxChunksPerPass && !closed_; ++chunks) {
+    if (!ReadToBuffer()) break;
+    if (read_.kind == ReadKind::kNone) break;  // idle close detection: one chunk at most
+    if (target != 0 && Available() >= target) break;
+    if (read_.kind == ReadKind::kUntil ||
+        (read_.kind == ReadKind::kRegex && read_buffer_.size() >= next_regex_check)) {
+      // Delimiter searches resume, so checking after every chunk stays linear; a regex is
+      // searched again only after the buffer has doubled (and once more by the caller).
+      absl::StatusOr<std::optional<size_t>> pos = FindReadPos();
+      if (!pos.ok() || pos->has_value()) break;
+      next_regex_check = read_buffer_.size() * 2;
+    }
+  }
+}
+
+bool BaseIOStream::ReadToBuffer() {
+  const bool direct = read_.kind == ReadKind::kInto && read_buffer_.empty() &&
+                      read_.into_filled < read_.into.size();
+  absl::Span<char> target =
+      direct ? read_.into.subspan(read_.into_filled)
+             : read_buffer_.PrepareAppend(read_chunk_size_).first(read_chunk_size_);
+  absl::StatusOr<std::optional<size_t>> result = ReadFromFd(target);
+  if (!result.ok()) {
+    const absl::Status error = result.status();
+    if (!IsQuietError(error)) {
+      if (handling_events_) {
+        internal::LogLine("WARNING", absl::StrCat("error on read: ", error.ToString()));
+      }
+      // A read until close would otherwise succeed on Close(): an unexpected error fails it.
+      if (read_.kind == ReadKind::kUntilClose) FailRead(StreamClosedError(error));
+    }
+    Close(error);
+    return false;
+  }
+  if (!result->has_value()) {
+    read_buffer_.ReleaseIfEmpty();
+    return false;
+  }
+  const size_t n = **result;
+  if (n == 0) {
+    Close();
+    return false;
+  }
+  if (direct) {
+    read_.into_filled += n;
+  } else {
+    read_buffer_.CommitAppend(n);
+  }
+  DeliverStreamingData();
+  if (read_buffer_.size() > max_buffer_size_) {
+    internal::LogLine("ERROR", absl::StrCat("Reached maximum read buffer size (",
+                                            max_buffer_size_, " bytes) on fd ", fileno()));
+    Close(StreamBufferFullError(
+        absl::StrCat("Reached maximum read buffer size (", max_buffer_size_, " bytes)")));
+    return false;
+  }
+  return true;
+}
+
+void BaseIOStream::DeliverStreamingData() {
+  if (read_.streaming == nullptr || read_buffer_.empty()) return;
+  size_t n = read_buffer_.size();
+  if (read_.kind == ReadKind::kBytes) {
+    n = std::min(n, read_.num_bytes);
+    read_.num_bytes -= n;
+  }
+  if (n == 0) return;
+  loop_.AddCallback([callback = read_.streaming, chunk = read_buffer_.Take(n)]() mutable {
+    (*callback)(std::move(chunk));
+  });
+}
+
+void BaseIOStream::FinishRead(size_t size) {
+  PendingRead read = std::move(read_);
+  read_ = PendingRead();
+  if (read.kind == ReadKind::kInto) {
+    const size_t from_buffer = size - std::min(size, read.into_filled);
+    read_buffer_.TakeInto(from_buffer, read.into.data() + read.into_filled);
+    read.into_promise->SetResult(size);
+  } else {
+    read.promise->SetResult(read_buffer_.Take(size));
+  }
+  read_buffer_.ReleaseIfEmpty();
+}
+
+void BaseIOStream::FailRead(const absl::Status& status) {
+  PendingRead read = std::move(read_);
+  read_ = PendingRead();
+  if (read.into_promise.has_value()) read.into_promise->SetResult(status);
+  if (read.promise.has_value()) read.promise->SetResult(status);
+}
+
+// --- Writes ----------------------------------------------------------------------------------
+
+template <typename Append>
+Future<void> BaseIOStream::QueueWrite(size_t size, Append&& append) {
+  if (closed_) return MakeReadyFuture<void>(StreamClosedError(error_));
+  if (max_write_buffer_size_ != 0 && write_buffer_.size() + size > max_write_buffer_size_) {
+    return MakeReadyFuture<void>(StreamBufferFullError(absl::StrCat(
+        "Reached maximum write buffer size (", max_write_buffer_size_, " bytes)")));
+  }
+  append();
+  total_write_index_ += size;
+  Promise<void> promise;
+  Future<void> future = promise.future();
+  write_promises_.emplace_back(total_write_index_, std::move(promise));
+  if (!connecting_) ScheduleFlush();
+  return future;
+}
+
+Future<void> BaseIOStream::Write(absl::string_view data) {
+  return QueueWrite(data.size(), [&] { write_buffer_.Append(data); });
+}
+
+Future<void> BaseIOStream::Write(std::string&& data) {
+  const size_t size = data.size();
+  return QueueWrite(size, [&] { write_buffer_.Append(std::move(data)); });
+}
+
+void BaseIOStream::Write(absl::string_view data, WriteCallback callback) {
+  Write(data).AddDoneCallback(
+      [callback = std::move(callback)](const absl::Status& status) mutable { callback(status); });
+}
+
+void BaseIOStream::ScheduleFlush() {
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  loop_.RunAtIterationEnd([weak = std::weak_ptr<BaseIOStream*>(self_)] {
+    std::shared_ptr<BaseIOStream*> self = weak.lock();
+    if (self == nullptr) return;
+    BaseIOStream* stream = *self;
+    stream->flush_scheduled_ = false;
+    if (stream->closed_ || stream->connecting_) return;
+    stream->HandleWrite();
+    stream->UpdateInterest(/*drop_extra=*/false);
+  });
+}
+
+void BaseIOStream::HandleWrite() {
+  iovec iov[kMaxIovecs];
+  while (!write_buffer_.empty()) {
+    const int count = write_buffer_.Peek(iov, kMaxIovecs);
+    absl::StatusOr<size_t> written = WriteToFd(absl::MakeConstSpan(iov, count));
+    if (!written.ok()) {
+      if (!IsQuietError(written.status())) {
+        internal::LogLine("WARNING", absl::StrCat("Write error on fd ", fileno(), ": ",
+                                                  written.status().ToString()));
+      }
+      return Close(written.status());
+    }
+    if (*written == 0) break;
+    write_buffer_.Advance(*written);
+    total_write_done_index_ += *written;
+  }
+  while (!write_promises_.empty() && write_promises_.front().first <= total_write_done_index_) {
+    Promise<void> promise = std::move(write_promises_.front().second);
+    write_promises_.pop_front();
+    promise.SetResult(absl::OkStatus());
+  }
+}
+
+// --- Events and interest ---------------------------------------------------------------------
+
+void BaseIOStream::HandleEvents(int fd, uint32_t events) {
+  if (closed_) return;
+  handling_events_ = true;
+  if (connecting_) {
+    HandleConnect();  // finishes connecting, or closes
+  }
+  if (!closed_ && !connecting_) {
+    const bool wants_data = reading() || (close_callback_ != nullptr && read_buffer_.empty());
+    if ((events & (IOLoop::kRead | IOLoop::kError)) && wants_data) {
+      if (reading()) {
+        TryFinishAfterEvent();
+      } else {
+        ReadToBufferLoop();  // idle close detection: at most one chunk
+      }
+    }
+    if (!closed_ && (events & (IOLoop::kWrite | IOLoop::kError)) && writing()) HandleWrite();
+  }
+  handling_events_ = false;
+  // Readiness nobody asked for (data while no read is pending, a hang-up on an idle stream)
+  // drops the interest it came from, so a level-triggered poller does not spin on it.
+  UpdateInterest(/*drop_extra=*/true);
+}
+
+void BaseIOStream::TryFinishAfterEvent() {
+  ReadToBufferLoop();
+  if (!reading()) return;
+  DeliverStreamingData();
+  absl::StatusOr<std::optional<size_t>> pos = FindReadPos();
+  if (!pos.ok()) {
+    internal::LogLine("INFO", absl::StrCat("Unsatisfiable read, closing connection: ",
+                                           pos.status().message()));
+    return Close(pos.status());
+  }
+  if (pos->has_value()) FinishRead(**pos);
+}
+
+void BaseIOStream::UpdateInterest(bool drop_extra) {
+  if (closed_) return;
+  uint32_t desired = 0;
+  if (reading() || (close_callback_ != nullptr && read_buffer_.empty())) desired |= IOLoop::kRead;
+  if (writing() || connecting_) desired |= IOLoop::kWrite;
+  // Read interest is dropped lazily: a request/response stream usually starts its next read
+  // before more data arrives, and keeping the registration saves two poller updates per cycle.
+  // Write interest is dropped at once, since a writable socket would report it every time.
+  const uint32_t target = drop_extra ? desired : (desired | (interest_ & IOLoop::kRead));
+  if (target == interest_) return;
+  SetInterest(target);
+}
+
+void BaseIOStream::SetInterest(uint32_t events) {
+  absl::Status status;
+  if (events == 0) {
+    if (registered_fd_ >= 0) status = loop_.RemoveHandler(registered_fd_);
+    registered_fd_ = -1;
+  } else if (registered_fd_ < 0) {
+    status = loop_.AddHandler(fileno(), events,
+                              [weak = std::weak_ptr<BaseIOStream*>(self_)](int fd, uint32_t ready) {
+                                std::shared_ptr<BaseIOStream*> self = weak.lock();
+                                if (self != nullptr) (*self)->HandleEvents(fd, ready);
+                              });
+    if (status.ok()) registered_fd_ = fileno();
+  } else {
+    status = loop_.UpdateHandler(registered_fd_, events);
+  }
+  interest_ = status.ok() ? events : 0;
+  // The loop cannot watch this fd (select past FD_SETSIZE, say): the stream cannot work.
+  if (!status.ok() && !closed_) Close(status);
+}
+
+void BaseIOStream::StartConnecting() {
+  connecting_ = true;
+  UpdateInterest(/*drop_extra=*/false);
+}
+
+void BaseIOStream::FinishConnecting() {
+  connecting_ = false;
+  if (writing()) ScheduleFlush();
+}
+
+// --- Close -----------------------------------------------------------------------------------
+
+void BaseIOStream::Close(absl::Status error) {
+  if (closed_) return;
+  if (!error.ok()) error_ = std::move(error);
+  if (reading()) {
+    DeliverStreamingData();
+    if (read_.kind == ReadKind::kUntilClose) {
+      FinishRead(read_buffer_.size());
+    } else {
+      absl::StatusOr<std::optional<size_t>> pos = FindReadPos();
+      if (pos.ok() && pos->has_value()) FinishRead(**pos);
+    }
+  }
+  if (registered_fd_ >= 0) loop_.RemoveHandler(registered_fd_).IgnoreError();
+  registered_fd_ = -1;
+  interest_ = 0;
+  CloseFd();
+  closed_ = true;
+
+  const absl::Status closed_error = StreamClosedError(error_);
+  if (reading()) FailRead(closed_error);
+  std::deque<std::pair<uint64_t, Promise<void>>> writes = std::move(write_promises_);
+  write_promises_.clear();
+  for (auto& [index, promise] : writes) promise.SetResult(closed_error);
+  write_buffer_.Clear();
+  FailPendingOperations(closed_error);
+  if (close_callback_ != nullptr) {
+    loop_.AddCallback(std::move(close_callback_));
+    close_callback_ = nullptr;
+  }
+}
+
+void BaseIOStream::SetCloseCallback(CloseCallback callback) {
+  if (closed_) {
+    if (callback != nullptr) loop_.AddCallback(std::move(callback));
+    return;
+  }
+  close_callback_ = std::move(callback);
+  UpdateInterest(/*drop_extra=*/false);
+}
+
+}  // namespace gust

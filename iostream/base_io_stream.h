@@ -1,0 +1,307 @@
+// BaseIOStream: buffered, asynchronous reads and writes on a non-blocking fd; Tornado's
+// tornado.iostream.BaseIOStream. Subclasses (IOStream for sockets, PipeIOStream for pipes,
+// SSLIOStream for TLS) supply the fd hooks; everything else lives here.
+//
+// Reads: one at a time. Each returns a Future that resolves with the data (or fails with a
+// status from errors.h). A read that the buffer (or one non-blocking read attempted inside the
+// call) can satisfy returns a future that is already done, so `co_await` continues at once.
+// Writes: any number may be pending; their futures resolve in order, each once every byte up to
+// and including it has been accepted by the fd. Writes made during one loop iteration are sent
+// together, in one writev(), at the end of that iteration.
+//
+// Semantics follow Tornado 6.1+: every write future resolves (or fails); Close() fails every
+// pending future and then schedules the close callback; data received before a close is never
+// lost (a read that the buffer can satisfy still succeeds after the close). Failures always come
+// through the returned Future, which may be already failed; nothing is thrown, and no read or
+// write ever completes by calling back into the caller before it returns. The deliberate
+// differences from Tornado are listed in README.md and conformance/BEHAVIORS.md.
+//
+// Memory is bounded: at most `max_buffer_size` bytes are buffered for reading (more fails the
+// pending read and closes the stream with StreamBufferFullError); the stream reads from the fd
+// only what the pending read needs, plus at most one `read_chunk_size` chunk, so a slow reader
+// pushes back on the peer through the kernel; an idle stream holds no read buffer.
+//
+// Lifetime: the stream may be destroyed at any time on its loop's thread, including from a
+// callback or a coroutine resumed by one of its futures. Destroying it closes it.
+// Thread safety: none; use a stream only on the thread of the IOLoop it was made on.
+
+#ifndef GUST_IOSTREAM_BASE_IO_STREAM_H_
+#define GUST_IOSTREAM_BASE_IO_STREAM_H_
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "iostream/errors.h"
+#include "iostream/future.h"
+#include "iostream/internal/read_buffer.h"
+#include "iostream/internal/write_buffer.h"
+#include "iostream/io_loop.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace gust {
+
+class BaseIOStream {
+ public:
+  struct Options {
+    // Tornado: max_buffer_size. The most bytes buffered for reading; 0 means the default,
+    // 100 MiB.
+    size_t max_buffer_size = 0;
+    // Tornado: read_chunk_size. The most bytes one read system call takes; 0 means the
+    // default, 64 KiB. Clamped to max_buffer_size / 2, as Tornado does.
+    size_t read_chunk_size = 0;
+    // Tornado: max_write_buffer_size. The most unsent bytes Write() queues; 0 means unlimited.
+    size_t max_write_buffer_size = 0;
+  };
+
+  static constexpr size_t kDefaultMaxBufferSize = 100 * 1024 * 1024;
+  static constexpr size_t kDefaultReadChunkSize = 64 * 1024;
+
+  // Tornado 4's callback forms. A read callback gets the read's result (Tornado called it only
+  // on success; gust passes failures too). A streaming callback gets each piece of data as it
+  // arrives; the final result of such a read is then empty. Both run from the loop, never inside
+  // the call that started the read.
+  using ReadCallback = absl::AnyInvocable<void(absl::StatusOr<std::string>)>;
+  using ReadIntoCallback = absl::AnyInvocable<void(absl::StatusOr<size_t>)>;
+  using StreamingCallback = absl::AnyInvocable<void(std::string)>;
+  using WriteCallback = absl::AnyInvocable<void(absl::Status)>;
+  using CloseCallback = absl::AnyInvocable<void()>;
+
+  BaseIOStream(const BaseIOStream&) = delete;
+  BaseIOStream& operator=(const BaseIOStream&) = delete;
+  virtual ~BaseIOStream();
+
+  // --- Reads. At most one may be pending; starting another fails with FailedPreconditionError
+  // ("Already reading"), or StreamClosedError if the stream is closed. ---
+
+  // Tornado: read_bytes(num_bytes, partial). Resolves with exactly `num_bytes` bytes, or with
+  // `partial`, as soon as at least one byte is available, with at most `num_bytes`. A zero-byte
+  // read resolves at once with "". A stream that closes before enough data arrives fails the
+  // read with StreamClosedError; a non-partial read never resolves short.
+  Future<std::string> ReadBytes(size_t num_bytes, bool partial = false);
+  void ReadBytes(size_t num_bytes, bool partial, ReadCallback callback);
+  // Tornado 4: read_bytes(num_bytes, streaming_callback=...). Delivers the next `num_bytes`
+  // bytes to `streaming_callback` as they arrive; the future then resolves with "".
+  Future<std::string> ReadBytesStreaming(size_t num_bytes, StreamingCallback streaming_callback);
+
+  // Tornado: read_until(delimiter, max_bytes). Resolves with everything up to and including the
+  // first occurrence of `delimiter`. If the delimiter is not found within `max_bytes` bytes
+  // (0: no limit), the stream is closed and the read fails with StreamClosedError whose real
+  // error is UnsatisfiableReadError. The search resumes where the last one stopped, so it costs
+  // time linear in the bytes received however the data is split. An empty delimiter, or a
+  // `max_bytes` smaller than the delimiter, is an InvalidArgumentError.
+  Future<std::string> ReadUntil(absl::string_view delimiter, size_t max_bytes = 0);
+  void ReadUntil(absl::string_view delimiter, size_t max_bytes, ReadCallback callback);
+
+  // Tornado: read_until_regex(regex, max_bytes). Resolves with everything up to the end of the
+  // first match of `pattern` (RE2 syntax, searched anywhere in the buffered data). An invalid
+  // pattern is an InvalidArgumentError; `max_bytes` is as for ReadUntil.
+  //
+  // Cost: RE2 cannot resume a search, so each time new data arrives the buffered data is
+  // searched again from its start (in linear time). During one burst of data the stream
+  // searches only after the first chunk and each time the buffer has doubled, plus once at the
+  // end, so a burst costs O(bytes). Data that trickles in, k pieces adding up to n bytes, costs
+  // O(k * n) without `max_bytes`, and O(k * max_bytes) with it: set `max_bytes` when the peer
+  // is not trusted (Tornado's HTTP layer uses 64 KiB), or use ReadUntil when the terminator is a
+  // fixed string.
+  Future<std::string> ReadUntilRegex(absl::string_view pattern, size_t max_bytes = 0);
+  // The same with a compiled pattern, shared so it need not be compiled per read.
+  Future<std::string> ReadUntilRegex(std::shared_ptr<const re2::RE2> regex, size_t max_bytes = 0);
+  void ReadUntilRegex(absl::string_view pattern, size_t max_bytes, ReadCallback callback);
+
+  // Tornado: read_until_close(). Resolves with everything received until the stream closes
+  // (resolving at once if it is closed already). It buffers everything, up to
+  // max_buffer_size: for flow control, loop on ReadBytes(n, /*partial=*/true) instead.
+  Future<std::string> ReadUntilClose();
+  void ReadUntilClose(ReadCallback callback);
+  // Tornado 4: read_until_close(streaming_callback=...). The future then resolves with "".
+  Future<std::string> ReadUntilCloseStreaming(StreamingCallback streaming_callback);
+
+  // Tornado: read_into(buf, partial). Fills `buffer` (which must stay valid until the future
+  // resolves) and resolves with the number of bytes written to it: buffer.size(), or with
+  // `partial`, at least one. Buffered data is copied first; the rest is read from the fd
+  // straight into `buffer` when the stream's own buffer is empty. An empty buffer resolves at
+  // once with 0.
+  Future<size_t> ReadInto(absl::Span<char> buffer, bool partial = false);
+  void ReadInto(absl::Span<char> buffer, bool partial, ReadIntoCallback callback);
+
+  // --- Writes ---
+
+  // Tornado: write(data). Queues `data` and resolves once it (and everything queued before it)
+  // has been accepted by the fd: that is, the kernel has it, not that the peer received it.
+  // Fails with StreamClosedError on a closed stream, and with StreamBufferFullError if it would
+  // take the unsent bytes past max_write_buffer_size (the stream stays open; nothing is queued).
+  // The string_view form copies `data` once; the rvalue std::string form adopts large strings
+  // without copying.
+  Future<void> Write(absl::string_view data);
+  Future<void> Write(std::string&& data);
+  Future<void> Write(const char* data) { return Write(absl::string_view(data)); }
+  void Write(absl::string_view data, WriteCallback callback);
+
+  // --- State and control ---
+
+  // Tornado: close(exc_info). Closes the stream; `error`, if not OK, becomes error() and the
+  // real error of the StreamClosedError that pending futures fail with. A pending read that the
+  // buffered data satisfies resolves with it instead (a pending ReadUntilClose gets everything);
+  // the read buffer stays readable afterwards; unsent writes are dropped. The close callback is
+  // scheduled, never run inside Close(). Idempotent.
+  void Close(absl::Status error = absl::OkStatus());
+
+  // Tornado: set_close_callback(callback). Runs `callback` once, from the loop, after the
+  // stream closes (every pending future has failed by then). With a callback set, an idle stream
+  // watches its fd so that it notices a peer's close. Unlike Tornado, setting it on a stream that
+  // is closed already schedules it at once (Tornado never calls it). Passing nullptr clears it.
+  void SetCloseCallback(CloseCallback callback);
+
+  // Tornado: set_nodelay(value). TCP_NODELAY for TCP sockets; a no-op for other streams.
+  virtual void SetNodelay(bool value) {}
+
+  // Tornado: closed(), reading(), writing(), error.
+  bool closed() const { return closed_; }
+  bool reading() const { return read_.kind != ReadKind::kNone; }
+  bool writing() const { return !write_buffer_.empty(); }
+  // Why the stream closed: OK for a clean end of stream or a plain Close(); the system error for
+  // a reset or failed read or write; UnsatisfiableReadError or StreamBufferFullError for a
+  // broken limit; the TLS error for a failed handshake.
+  const absl::Status& error() const { return error_; }
+
+  // Tornado: fileno(). -1 once closed.
+  virtual int fileno() const = 0;
+
+  // The loop the stream runs on (IOLoop::Current() when it was made).
+  IOLoop& io_loop() const { return loop_; }
+
+  // Bytes of heap the stream's buffers hold right now (for measuring idle cost).
+  size_t buffer_heap_bytes() const { return read_buffer_.capacity(); }
+
+ protected:
+  explicit BaseIOStream(const Options& options);
+
+  // --- The fd hooks subclasses implement (Tornado: close_fd, write_to_fd, read_from_fd,
+  // get_fd_error). They must not call back into the stream. ---
+
+  // Closes the fd. Called once, from Close(), after the stream has left the loop.
+  virtual void CloseFd() = 0;
+
+  // Writes from `data` (non-empty, at most 64 iovecs); returns the bytes written, 0 if the fd
+  // would block (EAGAIN), or an error (use ErrnoError). Must not raise SIGPIPE.
+  virtual absl::StatusOr<size_t> WriteToFd(absl::Span<const iovec> data) = 0;
+
+  // Reads into `buffer` (non-empty); returns the bytes read, 0 at end of stream, std::nullopt if
+  // nothing is available now (EAGAIN), or an error (use ErrnoError).
+  virtual absl::StatusOr<std::optional<size_t>> ReadFromFd(absl::Span<char> buffer) = 0;
+
+  // The fd's pending error (SO_ERROR for sockets), OK if none.
+  virtual absl::Status GetFdError() = 0;
+
+  // --- For subclasses with more state (connects, handshakes) ---
+
+  // Called from the event handler while connecting() and the fd is ready; must end by calling
+  // FinishConnecting() or Close().
+  virtual void HandleConnect() {}
+  // Called by Close() after the read and write futures have failed, to fail the subclass's own.
+  virtual void FailPendingOperations(const absl::Status& closed_error) {}
+
+  bool connecting() const { return connecting_; }
+  // Marks the stream as connecting: writes are queued, not sent, and the fd is watched for
+  // writability until FinishConnecting().
+  void StartConnecting();
+  void FinishConnecting();
+
+  // Must be called by the destructor of every concrete subclass, while CloseFd() still works.
+  void CloseForDestruction() { Close(); }
+
+ private:
+  enum class ReadKind { kNone, kBytes, kUntil, kRegex, kUntilClose, kInto };
+
+  struct PendingRead {
+    ReadKind kind = ReadKind::kNone;
+    size_t num_bytes = 0;  // kBytes: how many; kInto: buffer size
+    bool partial = false;
+    std::string delimiter;
+    std::shared_ptr<const re2::RE2> regex;
+    size_t max_bytes = 0;  // 0: no limit
+    size_t scan_from = 0;  // kUntil: the buffer holds no match starting before this offset
+    absl::Span<char> into;
+    size_t into_filled = 0;  // kInto: bytes already in `into`
+    std::shared_ptr<StreamingCallback> streaming;
+    std::optional<Promise<std::string>> promise;
+    std::optional<Promise<size_t>> into_promise;
+  };
+
+  // Starts `read`, unless a read is pending or the stream is closed with nothing to give;
+  // returns the status to fail the new read's future with in that case.
+  absl::Status StartRead(PendingRead read);
+  void TryInlineRead();
+  // Reads from the fd as much as the pending read needs (Tornado: _read_to_buffer_loop).
+  void ReadToBufferLoop();
+  // One read system call; false if it read nothing (would block, end of stream, or error).
+  bool ReadToBuffer();
+  // How many buffered bytes complete the pending read, nullopt if not enough yet, or
+  // UnsatisfiableReadError.
+  absl::StatusOr<std::optional<size_t>> FindReadPos();
+  size_t Available() const;
+  void DeliverStreamingData();
+  void FinishRead(size_t size);
+  void FailRead(const absl::Status& status);
+
+  template <typename Append>
+  Future<void> QueueWrite(size_t size, Append&& append);
+  void ScheduleFlush();
+  void HandleWrite();
+
+  void HandleEvents(int fd, uint32_t events);
+  void TryFinishAfterEvent();
+  // Registers the fd for what the stream needs now: read while a read is pending (or, with a
+  // close callback, while idle with an empty buffer), write while data is unsent or connecting.
+  // With `drop_extra` false, read interest that is no longer needed is kept (see the .cc).
+  void UpdateInterest(bool drop_extra);
+  void SetInterest(uint32_t events);
+
+  IOLoop& loop_;
+  const size_t max_buffer_size_;
+  const size_t read_chunk_size_;
+  const size_t max_write_buffer_size_;
+
+  internal::ReadBuffer read_buffer_;
+  PendingRead read_;
+  // Inline completions in the current loop iteration (fairness; see TryInlineRead).
+  uint64_t inline_iteration_ = 0;
+  int inline_reads_ = 0;
+
+  internal::WriteBuffer write_buffer_;
+  uint64_t total_write_index_ = 0;
+  uint64_t total_write_done_index_ = 0;
+  std::deque<std::pair<uint64_t, Promise<void>>> write_promises_;
+  bool flush_scheduled_ = false;
+
+  bool connecting_ = false;
+  bool closed_ = false;
+  bool handling_events_ = false;  // errors found now are logged (Tornado logs async errors only)
+  absl::Status error_;
+  CloseCallback close_callback_;
+
+  int registered_fd_ = -1;  // the fd while it has a handler on the loop
+  uint32_t interest_ = 0;
+  // Handed (weakly) to every callback the stream schedules on the loop, which then checks the
+  // stream still exists before touching it.
+  std::shared_ptr<BaseIOStream*> self_;
+};
+
+}  // namespace gust
+
+#endif  // GUST_IOSTREAM_BASE_IO_STREAM_H_

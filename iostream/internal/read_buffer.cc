@@ -1,0 +1,59 @@
+#include "iostream/internal/read_buffer.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace gust {
+namespace internal {
+
+absl::Span<char> ReadBuffer::PrepareAppend(size_t min_free) {
+  if (capacity_ - end_ < min_free) {
+    const size_t live = size();
+    if (start_ >= live && capacity_ - live >= min_free) {
+      // The dead prefix is at least as large as the live data: moving the live data costs no
+      // more than the bytes consumed since the last move.
+      std::memmove(data_.get(), data_.get() + start_, live);
+    } else {
+      const size_t capacity = std::max(capacity_ * 2, live + min_free);
+      std::unique_ptr<char[]> data = std::make_unique_for_overwrite<char[]>(capacity);
+      if (live > 0) std::memcpy(data.get(), data_.get() + start_, live);
+      data_ = std::move(data);
+      capacity_ = capacity;
+    }
+    start_ = 0;
+    end_ = live;
+  }
+  return absl::Span<char>(data_.get() + end_, capacity_ - end_);
+}
+
+void ReadBuffer::Append(absl::string_view data) {
+  if (data.empty()) return;
+  absl::Span<char> space = PrepareAppend(data.size());
+  std::memcpy(space.data(), data.data(), data.size());
+  CommitAppend(data.size());
+}
+
+std::string ReadBuffer::Take(size_t n) {
+  std::string out(data_.get() + start_, n);
+  Consume(n);
+  return out;
+}
+
+void ReadBuffer::TakeInto(size_t n, char* out) {
+  if (n > 0) std::memcpy(out, data_.get() + start_, n);
+  Consume(n);
+}
+
+void ReadBuffer::Consume(size_t n) {
+  start_ += n;
+  if (start_ == end_) start_ = end_ = 0;
+}
+
+void ReadBuffer::ReleaseIfEmpty() {
+  if (!empty() || data_ == nullptr) return;
+  data_.reset();
+  capacity_ = start_ = end_ = 0;
+}
+
+}  // namespace internal
+}  // namespace gust

@@ -1,0 +1,54 @@
+// ReadBuffer: a stream's received bytes not yet handed to a reader.
+//
+// One contiguous allocation with a start offset: consuming from the front is O(1), and the dead
+// prefix is reclaimed by one memmove only when it is at least as large as the live data, so
+// every byte is moved O(1) times in amortized terms, however small the reads (a naive
+// erase-from-front would make many small reads quadratic). The storage is uninitialized and is
+// released when the buffer empties, so an idle stream holds no read buffer.
+
+#ifndef GUST_IOSTREAM_INTERNAL_READ_BUFFER_H_
+#define GUST_IOSTREAM_INTERNAL_READ_BUFFER_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
+namespace gust {
+namespace internal {
+
+class ReadBuffer {
+ public:
+  size_t size() const { return end_ - start_; }
+  bool empty() const { return end_ == start_; }
+  size_t capacity() const { return capacity_; }
+  absl::string_view view() const { return absl::string_view(data_.get() + start_, size()); }
+
+  // A writable span of at least `min_free` bytes after the data; CommitAppend(n) then adds the
+  // first n bytes written there.
+  absl::Span<char> PrepareAppend(size_t min_free);
+  void CommitAppend(size_t n) { end_ += n; }
+
+  void Append(absl::string_view data);
+
+  // Removes the first n bytes (n <= size()) and returns them / copies them to `out`.
+  std::string Take(size_t n);
+  void TakeInto(size_t n, char* out);
+  void Consume(size_t n);
+
+  // Frees the storage if the buffer is empty.
+  void ReleaseIfEmpty();
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t capacity_ = 0;
+  size_t start_ = 0;
+  size_t end_ = 0;
+};
+
+}  // namespace internal
+}  // namespace gust
+
+#endif  // GUST_IOSTREAM_INTERNAL_READ_BUFFER_H_

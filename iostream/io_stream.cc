@@ -1,0 +1,134 @@
+#include "iostream/io_stream.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "iostream/errors.h"
+
+namespace gust {
+
+IOStream::IOStream(int socket_fd, const Options& options)
+    : BaseIOStream(options), fd_(socket_fd) {
+  const int flags = fcntl(fd_, F_GETFL);
+  if (flags >= 0 && !(flags & O_NONBLOCK)) fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+}
+
+IOStream::~IOStream() { CloseForDestruction(); }
+
+absl::StatusOr<std::unique_ptr<IOStream>> IOStream::Create(int family, const Options& options) {
+  const int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoError(errno, "socket");
+  return std::make_unique<IOStream>(fd, options);
+}
+
+Future<IOStream*> IOStream::Connect(const SocketAddress& address) {
+  if (closed()) return MakeReadyFuture<IOStream*>(StreamClosedError(error()));
+  if (connect_promise_.has_value() || connecting()) {
+    return MakeReadyFuture<IOStream*>(
+        absl::FailedPreconditionError("IOStream::Connect: already connecting"));
+  }
+  Future<IOStream*> future = connect_promise_.emplace().future();
+  int result;
+  do {
+    result = connect(fd_, address.sockaddr_ptr(), address.size());
+  } while (result != 0 && errno == EINTR);
+  if (result == 0) {
+    // Unix sockets (and some loopback cases) connect at once.
+    Promise<IOStream*> promise = std::move(*connect_promise_);
+    connect_promise_.reset();
+    promise.SetResult(this);
+  } else if (errno == EINPROGRESS || errno == EAGAIN) {
+    StartConnecting();
+  } else {
+    Close(ErrnoError(errno, absl::StrCat("connect to ", address.ToString())));
+  }
+  return future;
+}
+
+Future<IOStream*> IOStream::Connect(absl::string_view host, uint16_t port) {
+  int family = AF_UNSPEC;
+  socklen_t size = sizeof(family);
+  getsockopt(fd_, SOL_SOCKET, SO_DOMAIN, &family, &size);
+  absl::StatusOr<SocketAddress> address = SocketAddress::Resolve(host, port, family);
+  if (!address.ok()) {
+    if (closed()) return MakeReadyFuture<IOStream*>(StreamClosedError(error()));
+    Future<IOStream*> future = connect_promise_.emplace().future();
+    Close(address.status());  // fails the future, as a failed connect would
+    return future;
+  }
+  return Connect(*address);
+}
+
+void IOStream::HandleConnect() {
+  absl::Status error = GetFdError();
+  if (!error.ok()) return Close(std::move(error));
+  FinishConnecting();
+  if (connect_promise_.has_value()) {
+    Promise<IOStream*> promise = std::move(*connect_promise_);
+    connect_promise_.reset();
+    promise.SetResult(this);
+  }
+}
+
+void IOStream::FailPendingOperations(const absl::Status& closed_error) {
+  if (!connect_promise_.has_value()) return;
+  Promise<IOStream*> promise = std::move(*connect_promise_);
+  connect_promise_.reset();
+  promise.SetResult(closed_error);
+}
+
+void IOStream::SetNodelay(bool value) {
+  if (closed()) return;
+  int family = 0;
+  socklen_t size = sizeof(family);
+  if (getsockopt(fd_, SOL_SOCKET, SO_DOMAIN, &family, &size) != 0) return;
+  if (family != AF_INET && family != AF_INET6) return;
+  const int flag = value ? 1 : 0;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &flag, sizeof(flag));  // errors ignored, as Tornado
+}
+
+void IOStream::CloseFd() {
+  close(fd_);
+  fd_ = -1;
+}
+
+absl::StatusOr<size_t> IOStream::WriteToFd(absl::Span<const iovec> data) {
+  msghdr message = {};
+  message.msg_iov = const_cast<iovec*>(data.data());
+  message.msg_iovlen = data.size();
+  for (;;) {
+    // MSG_NOSIGNAL: a peer that has gone away gives EPIPE here instead of killing the process.
+    const ssize_t n = sendmsg(fd_, &message, MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    return ErrnoError(errno, absl::StrCat("send on fd ", fd_));
+  }
+}
+
+absl::StatusOr<std::optional<size_t>> IOStream::ReadFromFd(absl::Span<char> buffer) {
+  for (;;) {
+    const ssize_t n = recv(fd_, buffer.data(), buffer.size(), 0);
+    if (n >= 0) return std::optional<size_t>(static_cast<size_t>(n));
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<size_t>();
+    return ErrnoError(errno, absl::StrCat("recv on fd ", fd_));
+  }
+}
+
+absl::Status IOStream::GetFdError() {
+  int error = 0;
+  socklen_t size = sizeof(error);
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+  if (error == 0) return absl::OkStatus();
+  return ErrnoError(error, absl::StrCat("socket fd ", fd_));
+}
+
+}  // namespace gust

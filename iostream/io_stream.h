@@ -1,0 +1,65 @@
+// IOStream: a BaseIOStream over a stream socket (TCP over IPv4 or IPv6, or Unix domain);
+// Tornado's tornado.iostream.IOStream.
+//
+// Example (Tornado's documentation example, as a coroutine):
+//   absl::StatusOr<std::unique_ptr<IOStream>> stream = IOStream::Create(AF_INET);
+//   co_await (*stream)->Connect(*SocketAddress::FromIp("127.0.0.1", 8888));
+//   co_await (*stream)->Write("GET / HTTP/1.0\r\nHost: localhost\r\n\r\n");
+//   absl::StatusOr<std::string> header = co_await (*stream)->ReadUntil("\r\n\r\n");
+
+#ifndef GUST_IOSTREAM_IO_STREAM_H_
+#define GUST_IOSTREAM_IO_STREAM_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "iostream/base_io_stream.h"
+#include "iostream/future.h"
+#include "iostream/socket_address.h"
+
+namespace gust {
+
+class IOStream : public BaseIOStream {
+ public:
+  // Takes ownership of `socket_fd` (connected or not) and makes it non-blocking.
+  explicit IOStream(int socket_fd, const Options& options = Options());
+  ~IOStream() override;
+
+  // A new unconnected stream socket of `family` (AF_INET, AF_INET6, AF_UNIX).
+  static absl::StatusOr<std::unique_ptr<IOStream>> Create(int family,
+                                                          const Options& options = Options());
+
+  // Tornado: connect(address). Connects the socket without blocking; resolves with this stream
+  // once connected. Writes made meanwhile are sent after the connection is up (the connect
+  // future resolves first). A refused or failed connection closes the stream and fails the
+  // future with StreamClosedError whose real error says why (ErrnoOf() gives ECONNREFUSED, ...);
+  // the close callback runs too.
+  Future<IOStream*> Connect(const SocketAddress& address);
+  // Resolves `host` synchronously first, as Tornado's connect((host, port)) does (it blocks the
+  // loop: prefer a numeric address); a failed resolution fails the future the same way.
+  Future<IOStream*> Connect(absl::string_view host, uint16_t port);
+
+  // Tornado: set_nodelay(). TCP_NODELAY on TCP sockets; ignored for Unix sockets and errors.
+  void SetNodelay(bool value) override;
+
+  int fileno() const override { return fd_; }
+
+ protected:
+  void CloseFd() override;
+  absl::StatusOr<size_t> WriteToFd(absl::Span<const iovec> data) override;
+  absl::StatusOr<std::optional<size_t>> ReadFromFd(absl::Span<char> buffer) override;
+  absl::Status GetFdError() override;
+  void HandleConnect() override;
+  void FailPendingOperations(const absl::Status& closed_error) override;
+
+ private:
+  int fd_;
+  std::optional<Promise<IOStream*>> connect_promise_;
+};
+
+}  // namespace gust
+
+#endif  // GUST_IOSTREAM_IO_STREAM_H_

@@ -1,0 +1,54 @@
+// SocketAddress: an IPv4, IPv6 or Unix-domain socket address, what IOStream::Connect takes.
+//
+// Tornado passes addresses as (host, port) tuples or path strings; gust names the family
+// explicitly and reports bad input as a status instead of an exception.
+
+#ifndef GUST_IOSTREAM_SOCKET_ADDRESS_H_
+#define GUST_IOSTREAM_SOCKET_ADDRESS_H_
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace gust {
+
+class SocketAddress {
+ public:
+  // A numeric IPv4 or IPv6 address ("127.0.0.1", "::1"); InvalidArgumentError otherwise.
+  static absl::StatusOr<SocketAddress> FromIp(absl::string_view ip, uint16_t port);
+
+  // Resolves `host` synchronously (getaddrinfo; this blocks the calling thread) and returns the
+  // first address of `family` (AF_INET, AF_INET6 or AF_UNSPEC for either). Tornado: the
+  // blocking resolution IOStream.connect does; prefer an asynchronous resolver on a loop.
+  static absl::StatusOr<SocketAddress> Resolve(absl::string_view host, uint16_t port,
+                                               int family = AF_UNSPEC);
+
+  // A Unix-domain socket path; InvalidArgumentError if it does not fit sockaddr_un.
+  static absl::StatusOr<SocketAddress> FromUnixPath(absl::string_view path);
+
+  // Copies a sockaddr the system returned (accept(), getsockname()).
+  static SocketAddress FromSockaddr(const sockaddr* address, socklen_t size);
+
+  SocketAddress() = default;
+
+  int family() const { return storage_.ss_family; }
+  const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage_); }
+  socklen_t size() const { return size_; }
+  // The port of an IPv4 or IPv6 address, 0 otherwise.
+  uint16_t port() const;
+
+  // "127.0.0.1:80", "[::1]:80" or "unix:/path".
+  std::string ToString() const;
+
+ private:
+  sockaddr_storage storage_ = {};
+  socklen_t size_ = 0;
+};
+
+}  // namespace gust
+
+#endif  // GUST_IOSTREAM_SOCKET_ADDRESS_H_
