@@ -291,7 +291,11 @@ void BaseIOStream::TryInlineRead() {
   DeliverStreamingData();
   absl::StatusOr<std::optional<size_t>> pos = FindReadPos();
   if (pos.ok() && pos->has_value()) return FinishRead(**pos);
-  if (pos.ok() && closed_) return FailRead(StreamClosedError(error_));
+  if (pos.ok() && closed_) {
+    // Tornado: read_until_close on a closed stream gives what is left, possibly nothing.
+    if (read_.kind == ReadKind::kUntilClose) return FinishRead(read_buffer_.size());
+    return FailRead(StreamClosedError(error_));
+  }
   if (pos.ok() && !connecting_) {
     ReadToBufferLoop();
     if (!reading()) return;  // the stream closed meanwhile, which settled the read
@@ -321,13 +325,16 @@ void BaseIOStream::ReadToBufferLoop() {
     case ReadKind::kRegex:
       target = read_.max_bytes;  // 0: until EAGAIN or found
       break;
-    default:
+    case ReadKind::kNone:
+      // Idle, watching for a close: read ahead at most one chunk in all.
+      target = read_chunk_size_;
+      break;
+    case ReadKind::kUntilClose:
       break;
   }
   size_t next_regex_check = 0;
   for (int chunks = 0; chunks < kMaxChunksPerPass && !closed_; ++chunks) {
     if (!ReadToBuffer()) break;
-    if (read_.kind == ReadKind::kNone) break;  // idle close detection: one chunk at most
     if (target != 0 && Available() >= target) break;
     if (read_.kind == ReadKind::kUntil ||
         (read_.kind == ReadKind::kRegex && read_buffer_.size() >= next_regex_check)) {
@@ -464,16 +471,25 @@ void BaseIOStream::ScheduleFlush() {
 }
 
 void BaseIOStream::HandleWrite() {
+  absl::Status written = WriteBuffered();
+  if (!written.ok()) {
+    if (!IsQuietError(written)) {
+      internal::LogLine("WARNING",
+                        absl::StrCat("Write error on fd ", fileno(), ": ", written.ToString()));
+    }
+    Close(std::move(written));
+  }
+}
+
+absl::Status BaseIOStream::WriteBuffered() {
   iovec iov[kMaxIovecs];
+  absl::Status status;
   while (!write_buffer_.empty()) {
     const int count = write_buffer_.Peek(iov, kMaxIovecs);
     absl::StatusOr<size_t> written = WriteToFd(absl::MakeConstSpan(iov, count));
     if (!written.ok()) {
-      if (!IsQuietError(written.status())) {
-        internal::LogLine("WARNING", absl::StrCat("Write error on fd ", fileno(), ": ",
-                                                  written.status().ToString()));
-      }
-      return Close(written.status());
+      status = written.status();
+      break;
     }
     if (*written == 0) break;
     write_buffer_.Advance(*written);
@@ -484,9 +500,17 @@ void BaseIOStream::HandleWrite() {
     write_promises_.pop_front();
     promise.SetResult(absl::OkStatus());
   }
+  return status;
 }
 
 // --- Events and interest ---------------------------------------------------------------------
+
+bool BaseIOStream::WatchingForClose() const {
+  // With a close callback, an idle stream keeps reading until a chunk is buffered, so that it
+  // sees the end of the stream behind a little unread data (Tornado: _maybe_add_error_listener,
+  // which stops at the first byte), but never reads more than one chunk ahead of the reader.
+  return close_callback_ != nullptr && read_buffer_.size() < read_chunk_size_;
+}
 
 void BaseIOStream::HandleEvents(int fd, uint32_t events) {
   if (closed_) return;
@@ -495,12 +519,12 @@ void BaseIOStream::HandleEvents(int fd, uint32_t events) {
     HandleConnect();  // finishes connecting, or closes
   }
   if (!closed_ && !connecting_) {
-    const bool wants_data = reading() || (close_callback_ != nullptr && read_buffer_.empty());
+    const bool wants_data = reading() || WatchingForClose();
     if ((events & (IOLoop::kRead | IOLoop::kError)) && wants_data) {
       if (reading()) {
         TryFinishAfterEvent();
       } else {
-        ReadToBufferLoop();  // idle close detection: at most one chunk
+        ReadToBufferLoop();  // idle close detection: at most one chunk ahead
       }
     }
     if (!closed_ && (events & (IOLoop::kWrite | IOLoop::kError)) && writing()) HandleWrite();
@@ -527,7 +551,7 @@ void BaseIOStream::TryFinishAfterEvent() {
 void BaseIOStream::UpdateInterest(bool drop_extra) {
   if (closed_) return;
   uint32_t desired = 0;
-  if (reading() || (close_callback_ != nullptr && read_buffer_.empty())) desired |= IOLoop::kRead;
+  if (reading() || WatchingForClose()) desired |= IOLoop::kRead;
   if (writing() || connecting_) desired |= IOLoop::kWrite;
   // Read interest is dropped lazily: a request/response stream usually starts its next read
   // before more data arrives, and keeping the registration saves two poller updates per cycle.
@@ -581,6 +605,9 @@ void BaseIOStream::Close(absl::Status error) {
       if (pos.ok() && pos->has_value()) FinishRead(**pos);
     }
   }
+  // Writes wait for the end of the iteration to be sent together; a Close() right after a
+  // Write() must still send what the fd accepts now, as Tornado's inline write would have.
+  if (!connecting_ && !write_buffer_.empty()) WriteBuffered().IgnoreError();
   if (registered_fd_ >= 0) loop_.RemoveHandler(registered_fd_).IgnoreError();
   registered_fd_ = -1;
   interest_ = 0;

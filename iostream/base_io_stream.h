@@ -157,8 +157,9 @@ class BaseIOStream {
   // Tornado: close(exc_info). Closes the stream; `error`, if not OK, becomes error() and the
   // real error of the StreamClosedError that pending futures fail with. A pending read that the
   // buffered data satisfies resolves with it instead (a pending ReadUntilClose gets everything);
-  // the read buffer stays readable afterwards; unsent writes are dropped. The close callback is
-  // scheduled, never run inside Close(). Idempotent.
+  // the read buffer stays readable afterwards. Queued writes get one last non-blocking attempt
+  // (so Write() then Close() sends what the kernel takes, as in Tornado); what is still unsent
+  // is dropped. The close callback is scheduled, never run inside Close(). Idempotent.
   void Close(absl::Status error = absl::OkStatus());
 
   // Tornado: set_close_callback(callback). Runs `callback` once, from the loop, after the
@@ -262,12 +263,17 @@ class BaseIOStream {
   template <typename Append>
   Future<void> QueueWrite(size_t size, Append&& append);
   void ScheduleFlush();
+  // Sends what the fd accepts now and resolves the writes that completed; returns the write
+  // error, if any (HandleWrite closes the stream with it).
+  absl::Status WriteBuffered();
   void HandleWrite();
 
   void HandleEvents(int fd, uint32_t events);
   void TryFinishAfterEvent();
+  bool WatchingForClose() const;
   // Registers the fd for what the stream needs now: read while a read is pending (or, with a
-  // close callback, while idle with an empty buffer), write while data is unsent or connecting.
+  // close callback, while idle with less than a chunk buffered), write while data is unsent or
+  // connecting.
   // With `drop_extra` false, read interest that is no longer needed is kept (see the .cc).
   void UpdateInterest(bool drop_extra);
   void SetInterest(uint32_t events);

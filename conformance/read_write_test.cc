@@ -1,0 +1,766 @@
+// Tornado's TestReadWriteMixin behaviors (B003-B060 of ../shared/spec/tornado-behaviors.md),
+// over every stream kind (TCP over IPv4 and IPv6, a Unix socket, a pipe), on every backend.
+// Each test names the B-numbers it checks.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "conformance/stream_fixture.h"
+#include "gtest/gtest.h"
+#include "iostream/errors.h"
+#include "iostream/task.h"
+
+namespace gust {
+namespace {
+
+using ::gust::testing::AllStreamKinds;
+using ::gust::testing::StreamKindName;
+using ::gust::testing::StreamPair;
+using ::gust::testing::StreamTest;
+
+class ReadWriteTest : public StreamTest {};
+
+// B003
+TEST_P(ReadWriteTest, B003_ReadBytesPartial) {
+  StreamPair s = MakePair();
+  Future<std::string> read = s.reader->ReadBytes(50, /*partial=*/true);
+  s.writer->Write("hello");
+  absl::StatusOr<std::string> data = Await(read);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(*data, "hello");
+
+  read = s.reader->ReadBytes(3, /*partial=*/true);
+  s.writer->Write("world");
+  data = Await(read);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(*data, "wor");
+
+  data = Await(s.reader->ReadBytes(0, /*partial=*/true));
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(*data, "");
+  data = Await(s.reader->ReadBytes(2));
+  EXPECT_EQ(*data, "ld");
+}
+
+// B001 (zero-byte reads leave the position unchanged), B009 (reads the buffer satisfies are
+// done when the call returns).
+TEST_P(ReadWriteTest, B001_B009_ZeroByteAndBufferedReadsFinishInline) {
+  StreamPair s = MakePair();
+  ASSERT_TRUE(Await(s.writer->Write("HTTP/1.1 200")).ok());
+  ASSERT_EQ(*Await(s.reader->ReadBytes(9)), "HTTP/1.1 ");
+  Future<std::string> zero = s.reader->ReadBytes(0);
+  ASSERT_TRUE(zero.done());
+  EXPECT_EQ(*zero.result(), "");
+  Future<std::string> three = s.reader->ReadBytes(3);
+  EXPECT_TRUE(three.done());  // the first ReadBytes read all 12 bytes into the buffer
+  EXPECT_EQ(*three.result(), "200");
+}
+
+// B004
+TEST_P(ReadWriteTest, B004_ReadInto) {
+  StreamPair s = MakePair();
+  std::string buffer(10, '\0');
+  Future<size_t> read = s.reader->ReadInto(absl::MakeSpan(buffer));
+  ASSERT_TRUE(Await(s.writer->Write("hello")).ok());
+  RunFor(absl::Milliseconds(20));
+  EXPECT_FALSE(read.done());
+  EXPECT_TRUE(s.reader->reading());
+  s.writer->Write("world!!");
+  absl::StatusOr<size_t> n = Await(read);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 10u);
+  EXPECT_EQ(buffer, "helloworld");
+  EXPECT_FALSE(s.reader->reading());
+
+  // The two surplus bytes go first into the next buffer.
+  read = s.reader->ReadInto(absl::MakeSpan(buffer));
+  s.writer->Write("1234567890");
+  n = Await(read);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 10u);
+  EXPECT_EQ(buffer, "!!12345678");
+
+  // Enough buffered already: resolves at once; the rest stays for ReadBytes.
+  s.writer->Write("abcdefghijk");
+  ASSERT_EQ(*Await(s.reader->ReadBytes(2)), "90");
+  RunFor(absl::Milliseconds(20));
+  std::string small(4, '\0');
+  Future<size_t> inline_read = s.reader->ReadInto(absl::MakeSpan(small));
+  ASSERT_TRUE(Await(inline_read).ok());
+  EXPECT_EQ(small, "abcd");
+  EXPECT_EQ(*Await(s.reader->ReadBytes(7)), "efghijk");
+}
+
+// B005
+TEST_P(ReadWriteTest, B005_ReadIntoPartial) {
+  StreamPair s = MakePair();
+  std::string buffer(10, '\0');
+  s.writer->Write("hello");
+  absl::StatusOr<size_t> n = Await(s.reader->ReadInto(absl::MakeSpan(buffer), true));
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 5u);
+  EXPECT_EQ(buffer, std::string("hello\0\0\0\0\0", 10));
+  EXPECT_FALSE(s.reader->reading());
+
+  s.writer->Write("0123456789abcdef");
+  RunFor(absl::Milliseconds(20));
+  n = Await(s.reader->ReadInto(absl::MakeSpan(buffer), true));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 10u);
+  EXPECT_EQ(buffer, "0123456789");
+  n = Await(s.reader->ReadInto(absl::MakeSpan(buffer), true));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 6u);
+  EXPECT_EQ(buffer, "abcdef6789");
+}
+
+// B006
+TEST_P(ReadWriteTest, B006_ReadIntoZeroBytesIsDoneAtOnce) {
+  StreamPair s = MakePair();
+  Future<size_t> read = s.reader->ReadInto(absl::Span<char>());
+  ASSERT_TRUE(read.done());
+  EXPECT_EQ(*read.result(), 0u);
+}
+
+// B007: 1 000 000 random bytes in random-sized writes, consumed by a random mix of ReadBytes and
+// ReadInto; every byte arrives once, in order.
+TEST_P(ReadWriteTest, B007_ManyMixedReads) {
+  StreamPair s = MakePair();
+  std::mt19937 random(1234);
+  std::string sent(1000000, '\0');
+  for (char& c : sent) c = static_cast<char>(random());
+
+  auto produce = [&]() -> Task<void> {
+    std::mt19937 sizes(99);
+    size_t at = 0;
+    while (at < sent.size()) {
+      const size_t n = std::min<size_t>(1 + sizes() % 1000, sent.size() - at);
+      absl::Status status = co_await s.writer->Write(absl::string_view(sent).substr(at, n));
+      if (!status.ok()) co_return status;
+      at += n;
+    }
+    co_return absl::OkStatus();
+  };
+  auto consume = [&]() -> Task<std::string> {
+    std::mt19937 choices(7);
+    std::string received;
+    while (received.size() < sent.size()) {
+      const size_t n = std::min<size_t>(1 + choices() % 1000, sent.size() - received.size());
+      if (choices() % 2 == 0) {
+        absl::StatusOr<std::string> data = co_await s.reader->ReadBytes(n);
+        if (!data.ok()) co_return data.status();
+        received += *data;
+      } else {
+        std::string buffer(n, '\0');
+        absl::StatusOr<size_t> got = co_await s.reader->ReadInto(absl::MakeSpan(buffer));
+        if (!got.ok()) co_return got.status();
+        if (*got != n) co_return absl::InternalError("short non-partial ReadInto");
+        received += buffer;
+      }
+    }
+    co_return received;
+  };
+  Task<void> producer = produce();
+  absl::StatusOr<std::string> received = Await(consume().future());
+  ASSERT_TRUE(received.ok()) << received.status();
+  EXPECT_TRUE(*received == sent) << "data lost, duplicated or reordered";
+  ASSERT_TRUE(Await(producer.future()).ok());
+}
+
+// B008
+TEST_P(ReadWriteTest, B008_OneReadAtATime) {
+  StreamPair s = MakePair();
+  Future<std::string> first = s.reader->ReadBytes(1);
+  Future<std::string> second = s.reader->ReadUntil("x");
+  ASSERT_TRUE(second.done());
+  EXPECT_EQ(second.result().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(second.result().status().message()).find("Already reading"),
+            std::string::npos);
+  s.writer->Write("a");
+  EXPECT_EQ(*Await(first), "a");
+  // Once closed, a second read reports the close rather than "Already reading".
+  Future<std::string> pending = s.reader->ReadBytes(1);
+  s.reader->Close();
+  Future<std::string> after = s.reader->ReadBytes(1);
+  ASSERT_TRUE(after.done());
+  EXPECT_TRUE(IsStreamClosedError(after.result().status()));
+  EXPECT_TRUE(IsStreamClosedError(Await(pending).status()));
+}
+
+// B010
+TEST_P(ReadWriteTest, B010_ReadIntoFailsWhenTheStreamClosesFirst) {
+  StreamPair s = MakePair();
+  std::string buffer(10, '\0');
+  Future<size_t> read = s.reader->ReadInto(absl::MakeSpan(buffer));
+  ASSERT_TRUE(Await(s.writer->Write("abc")).ok());
+  RunFor(absl::Milliseconds(20));
+  s.writer->Close();
+  absl::StatusOr<size_t> n = Await(read);
+  EXPECT_TRUE(IsStreamClosedError(n.status())) << n.status();
+}
+
+// B013
+TEST_P(ReadWriteTest, B013_ReadUntilCloseAfterClose) {
+  StreamPair s = MakePair();
+  ASSERT_TRUE(Await(s.writer->Write("1234")).ok());
+  EXPECT_EQ(*Await(s.reader->ReadBytes(1)), "1");
+  s.writer->Close();
+  absl::StatusOr<std::string> rest = Await(s.reader->ReadUntilClose());
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(*rest, "234");
+}
+
+// B014, B015: after ReadUntilClose the stream is closed; another ReadUntilClose resolves with
+// what remains (nothing), and any other read fails at once.
+TEST_P(ReadWriteTest, B014_B015_ReadsAfterReadUntilClose) {
+  StreamPair s = MakePair();
+  s.writer->Write("body");
+  s.writer->Close();
+  { auto r = Await(s.reader->ReadUntilClose()); ASSERT_TRUE(r.ok()) << r.status(); EXPECT_EQ(*r, "body"); }
+  EXPECT_TRUE(s.reader->closed());
+  Future<std::string> again = s.reader->ReadUntilClose();
+  ASSERT_TRUE(again.done());
+  EXPECT_EQ(*again.result(), "");
+  Future<std::string> one = s.reader->ReadBytes(1);
+  ASSERT_TRUE(one.done());
+  EXPECT_TRUE(IsStreamClosedError(one.result().status()));
+}
+
+// B018
+TEST_P(ReadWriteTest, B018_LargeReadUntil) {
+  StreamPair s = MakePair();
+  const std::string kilobyte(1024, 'A');
+  for (int i = 0; i < 4096; ++i) s.writer->Write(kilobyte);
+  s.writer->Write("\r\n");
+  absl::StatusOr<std::string> data = Await(s.reader->ReadUntil("\r\n"));
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->size(), 4096u * 1024 + 2);
+}
+
+// B019
+TEST_P(ReadWriteTest, B019_ReadUntilWithCloseAfterSecondPacket) {
+  StreamPair s = MakePair();
+  Future<std::string> read = s.reader->ReadUntil("done");
+  ASSERT_TRUE(Await(s.writer->Write(std::string(2048, 'x'))).ok());
+  s.writer->Write("done");
+  s.writer->Close();
+  absl::StatusOr<std::string> data = Await(read);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->size(), 2052u);
+}
+
+// B020
+TEST_P(ReadWriteTest, B020_ReadUntilUnsatisfiedAfterCloseIsStreamClosed) {
+  StreamPair s = MakePair();
+  Future<std::string> read = s.reader->ReadUntil("done");
+  ASSERT_TRUE(Await(s.writer->Write(std::string(2048, 'x'))).ok());
+  s.writer->Write("foo");
+  s.writer->Close();
+  absl::StatusOr<std::string> data = Await(read);
+  EXPECT_TRUE(IsStreamClosedError(data.status())) << data.status();
+  EXPECT_FALSE(IsUnsatisfiableReadError(RealError(data.status())));
+}
+
+// B021: delimiters split across writes are found; the earliest wins; the rest stays buffered.
+TEST_P(ReadWriteTest, B021_DelimiterSemantics) {
+  StreamPair s = MakePair();
+  Future<std::string> read = s.reader->ReadUntil("\r\n");
+  ASSERT_TRUE(Await(s.writer->Write("line one\r")).ok());
+  RunFor(absl::Milliseconds(10));
+  EXPECT_FALSE(read.done());
+  s.writer->Write("\nline two\r\nline three\r\n");
+  EXPECT_EQ(*Await(read), "line one\r\n");
+  EXPECT_EQ(*Await(s.reader->ReadUntil("\r\n")), "line two\r\n");
+  EXPECT_EQ(*Await(s.reader->ReadUntil("three")), "line three");
+  EXPECT_EQ(*Await(s.reader->ReadBytes(2)), "\r\n");
+}
+
+// B022: regex search anywhere in the buffer; the result ends at the end of the first match.
+TEST_P(ReadWriteTest, B022_ReadUntilRegexSemantics) {
+  StreamPair s = MakePair();
+  s.writer->Write("GET / HTTP/1.0\nHost: x\n\nbody");
+  absl::StatusOr<std::string> head = Await(s.reader->ReadUntilRegex("\r?\n\r?\n"));
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(*head, "GET / HTTP/1.0\nHost: x\n\n");
+  EXPECT_EQ(*Await(s.reader->ReadBytes(4)), "body");
+  // Bytes that are not UTF-8 match as bytes.
+  s.writer->Write(std::string("\xff\xfe\x00" "end", 6));
+  absl::StatusOr<std::string> binary = Await(s.reader->ReadUntilRegex("e.d"));
+  ASSERT_TRUE(binary.ok()) << binary.status();
+  EXPECT_EQ(*binary, std::string("\xff\xfe\x00" "end", 6));
+}
+
+// Usage errors are statuses, not crashes, and leave the stream usable.
+TEST_P(ReadWriteTest, UsageErrorsAreInvalidArgument) {
+  StreamPair s = MakePair();
+  EXPECT_EQ(Await(s.reader->ReadUntil("")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Await(s.reader->ReadUntil("abc", 2)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::Status bad_regex = Await(s.reader->ReadUntilRegex("(unclosed")).status();
+  EXPECT_EQ(bad_regex.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(bad_regex.message()).find("unclosed"), std::string::npos) << bad_regex;
+  EXPECT_EQ(Await(s.reader->ReadUntilRegex(std::shared_ptr<const re2::RE2>())).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  s.writer->Write("ok");
+  EXPECT_EQ(*Await(s.reader->ReadBytes(2)), "ok");
+}
+
+// B023, B026 (the limit is inclusive) and B029 (exactly max_bytes without a delimiter waits).
+TEST_P(ReadWriteTest, B023_B026_B029_MaxBytesLimitIsInclusive) {
+  for (bool regex : {false, true}) {
+    SCOPED_TRACE(regex ? "ReadUntilRegex" : "ReadUntil");
+    StreamPair s = MakePair();
+    auto read = [&](size_t max_bytes) {
+      return regex ? s.reader->ReadUntilRegex("def", max_bytes)
+                   : s.reader->ReadUntil("def", max_bytes);
+    };
+    s.writer->Write("abcdef");
+    EXPECT_EQ(*Await(read(50)), "abcdef");
+    s.writer->Write("abcdef");
+    EXPECT_EQ(*Await(read(6)), "abcdef");
+    // Five bytes without the delimiter, with max_bytes 5: still waiting.
+    Future<std::string> waiting = read(5);
+    ASSERT_TRUE(Await(s.writer->Write("12345")).ok());
+    RunFor(absl::Milliseconds(20));
+    EXPECT_FALSE(waiting.done());
+    EXPECT_FALSE(s.reader->closed());
+    s.writer->Write("d");  // now more than 5 bytes without a match
+    absl::StatusOr<std::string> failed = Await(waiting);
+    EXPECT_TRUE(IsStreamClosedError(failed.status())) << failed.status();
+  }
+}
+
+// B023/B026 failure, B024/B027 (detected inline: still delivered through the future), B025/B028
+// (a delimiter past the limit does not count), B030 (error(), real error, later writes, and the
+// buffered bytes stay readable).
+TEST_P(ReadWriteTest, B023_To_B028_B030_UnsatisfiableReadClosesTheStream) {
+  for (bool regex : {false, true}) {
+    for (bool data_first : {false, true}) {
+      for (const char* sent : {"123456", "abcdef"}) {
+        SCOPED_TRACE(absl::StrCat(regex ? "regex" : "delimiter",
+                                  data_first ? ", data first" : ", read first", ", ", sent));
+        StreamPair s = MakePair();
+        bool close_callback_ran = false;
+        s.reader->SetCloseCallback([&] { close_callback_ran = true; });
+        if (data_first) {
+          ASSERT_TRUE(Await(s.writer->Write(sent)).ok());
+          RunFor(absl::Milliseconds(10));
+        }
+        ::testing::internal::CaptureStderr();
+        Future<std::string> read = regex ? s.reader->ReadUntilRegex("def", 5)
+                                         : s.reader->ReadUntil("def", 5);
+        if (!data_first) s.writer->Write(sent);
+        absl::StatusOr<std::string> result = Await(read);
+        RunFor(absl::Milliseconds(5));
+        const std::string logged = ::testing::internal::GetCapturedStderr();
+        EXPECT_TRUE(IsStreamClosedError(result.status())) << result.status();
+        EXPECT_TRUE(IsUnsatisfiableReadError(RealError(result.status()))) << result.status();
+        EXPECT_TRUE(IsUnsatisfiableReadError(s.reader->error())) << s.reader->error();
+        EXPECT_NE(logged.find("Unsatisfiable read"), std::string::npos) << logged;
+        EXPECT_TRUE(s.reader->closed());
+        EXPECT_TRUE(close_callback_ran);
+        Future<void> write = s.reader->Write("x");
+        ASSERT_TRUE(write.done());
+        EXPECT_TRUE(IsStreamClosedError(write.result()));
+        // The bytes that were buffered are still readable after the close.
+        absl::StatusOr<std::string> left = Await(s.reader->ReadBytes(6));
+        ASSERT_TRUE(left.ok()) << left.status();
+        EXPECT_EQ(*left, sent);
+      }
+    }
+  }
+}
+
+// B031
+TEST_P(ReadWriteTest, B031_WriteZeroBytes) {
+  StreamPair s = MakePair();
+  EXPECT_TRUE(Await(s.writer->Write("")).ok());
+  s.writer->Write("x");
+  EXPECT_EQ(*Await(s.reader->ReadBytes(1)), "x");
+}
+
+// B032 (a view into a larger buffer writes only its bytes) and the rvalue form that adopts
+// large strings.
+TEST_P(ReadWriteTest, B032_WriteViewsAndMovedStrings) {
+  StreamPair s = MakePair();
+  const std::string backing = "xxhelloxx";
+  Future<std::string> read = s.reader->ReadBytes(4);
+  s.writer->Write(absl::string_view(backing).substr(2, 5));
+  EXPECT_EQ(*Await(read), "hell");
+  std::string large(100000, 'L');
+  s.writer->Write(std::move(large));
+  absl::StatusOr<std::string> rest = Await(s.reader->ReadBytes(100001));
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(*rest, "o" + std::string(100000, 'L'));
+}
+
+// B035 (no write future is orphaned) and B036 (they resolve in order): 10 producers, 1000
+// writes of 5000 bytes each, interleaved on one stream.
+TEST_P(ReadWriteTest, B035_B036_EveryWriteFutureResolvesInOrder) {
+  BaseIOStream::Options options;
+  options.max_buffer_size = 50 * 1000 * 1000;
+  StreamPair s = MakePair(options);
+  constexpr int kProducers = 10;
+  constexpr int kWrites = 1000;
+  constexpr size_t kSize = 5000;
+  std::vector<int> completion_order;
+  int last_index = -1;
+  bool in_order = true;
+  int index = 0;
+  auto producer = [&](int id) -> Task<void> {
+    const std::string chunk(kSize, static_cast<char>('a' + id));
+    for (int i = 0; i < kWrites; ++i) {
+      const int my_index = index++;
+      absl::Status status = co_await s.writer->Write(chunk);
+      if (!status.ok()) co_return status;
+      // Futures resolve FIFO, but a coroutine resumes in callback order, which is the same.
+      if (my_index < last_index) in_order = false;
+      last_index = my_index;
+    }
+    co_return absl::OkStatus();
+  };
+  std::vector<Task<void>> producers;
+  for (int id = 0; id < kProducers; ++id) producers.push_back(producer(id));
+  auto consumer = [&]() -> Task<size_t> {
+    size_t total = 0;
+    while (total < kProducers * kWrites * kSize) {
+      absl::StatusOr<std::string> data = co_await s.reader->ReadBytes(kSize);
+      if (!data.ok()) co_return data.status();
+      total += data->size();
+    }
+    co_return total;
+  };
+  absl::StatusOr<size_t> total = Await(consumer().future(), absl::Seconds(120));
+  ASSERT_TRUE(total.ok()) << total.status();
+  for (Task<void>& task : producers) EXPECT_TRUE(Await(task.future()).ok());
+  EXPECT_TRUE(in_order);
+}
+
+// B037 (write on a closed stream), B040 (close fails pending writes; writing() while unsent).
+TEST_P(ReadWriteTest, B037_B040_WritesAndClose) {
+  StreamPair s = MakePair();
+  // Fill the kernel buffer so that writes stay queued.
+  std::vector<Future<void>> writes;
+  for (int i = 0; i < 64; ++i) writes.push_back(s.writer->Write(std::string(1 << 20, 'w')));
+  RunFor(absl::Milliseconds(20));
+  EXPECT_TRUE(s.writer->writing());
+  s.writer->Close(absl::CancelledError("shutting down"));
+  EXPECT_FALSE(s.writer->writing());
+  size_t failed = 0;
+  for (Future<void>& write : writes) {
+    absl::Status status = Await(write);
+    if (!status.ok()) {
+      ++failed;
+      EXPECT_TRUE(IsStreamClosedError(status));
+      EXPECT_EQ(RealError(status).code(), absl::StatusCode::kCancelled);
+    }
+  }
+  EXPECT_GT(failed, 0u);
+  Future<void> late = s.writer->Write("late");
+  ASSERT_TRUE(late.done());
+  EXPECT_TRUE(IsStreamClosedError(late.result()));
+  EXPECT_EQ(RealError(late.result()).code(), absl::StatusCode::kCancelled);
+}
+
+// B038
+TEST_P(ReadWriteTest, B038_MaxWriteBufferSize) {
+  BaseIOStream::Options options;
+  options.max_write_buffer_size = 1000;
+  StreamPair s = MakePair(options);
+  Future<void> too_big = s.writer->Write(std::string(1001, 'x'));
+  ASSERT_TRUE(too_big.done());
+  EXPECT_TRUE(IsStreamBufferFullError(too_big.result())) << too_big.result();
+  EXPECT_FALSE(s.writer->closed());
+  EXPECT_TRUE(Await(s.writer->Write(std::string(1000, 'y'))).ok());
+  // Bytes accepted by the kernel no longer count.
+  EXPECT_TRUE(Await(s.writer->Write(std::string(1000, 'z'))).ok());
+  EXPECT_EQ(*Await(s.reader->ReadBytes(2000)), std::string(1000, 'y') + std::string(1000, 'z'));
+}
+
+// B042: a non-partial read never resolves short.
+TEST_P(ReadWriteTest, B042_CloseWhileReadingFailsTheRead) {
+  StreamPair s = MakePair();
+  Future<std::string> read = s.reader->ReadBytes(1 << 20);
+  s.writer->Write("short");
+  s.writer->Close();
+  EXPECT_TRUE(IsStreamClosedError(Await(read).status()));
+}
+
+// B043
+TEST_P(ReadWriteTest, B043_DataBufferedBeforeThePeerClosedIsReadable) {
+  StreamPair s = MakePair();
+  ASSERT_TRUE(Await(s.writer->Write("12")).ok());
+  EXPECT_EQ(*Await(s.reader->ReadBytes(1)), "1");
+  s.writer->Close();
+  EXPECT_EQ(*Await(s.reader->ReadBytes(1)), "2");
+}
+
+// B044: noticing the end of the stream does not lose data still in the kernel.
+TEST_P(ReadWriteTest, B044_CloseBufferedData) {
+  BaseIOStream::Options options;
+  options.read_chunk_size = 256;
+  StreamPair s = MakePair(options);
+  ASSERT_TRUE(Await(s.writer->Write(std::string(512, 'b'))).ok());
+  EXPECT_EQ(Await(s.reader->ReadBytes(256))->size(), 256u);
+  s.writer->Close();
+  RunFor(absl::Milliseconds(10));
+  absl::StatusOr<std::string> second = Await(s.reader->ReadBytes(256));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, std::string(256, 'b'));
+}
+
+// B045, B046: Close() is synchronous and idempotent; a pending read the buffer satisfies
+// resolves; reads after the close are served from the buffer.
+TEST_P(ReadWriteTest, B045_B046_LocalCloseKeepsBufferedData) {
+  StreamPair s = MakePair();
+  ASSERT_TRUE(Await(s.writer->Write("abcdef")).ok());
+  EXPECT_EQ(*Await(s.reader->ReadBytes(1)), "a");  // reads everything sent into the buffer
+  s.reader->Close();
+  EXPECT_TRUE(s.reader->closed());
+  s.reader->Close();
+  EXPECT_TRUE(s.reader->error().ok());
+  EXPECT_EQ(*Await(s.reader->ReadBytes(2)), "bc");
+  Future<std::string> too_much = s.reader->ReadBytes(10);
+  ASSERT_TRUE(too_much.done());
+  EXPECT_TRUE(IsStreamClosedError(too_much.result().status()));
+  EXPECT_EQ(*Await(s.reader->ReadUntilClose()), "def");
+}
+
+// B047: error() after Close(error) and after a clean end of stream.
+TEST_P(ReadWriteTest, B047_ErrorAfterClose) {
+  StreamPair s = MakePair();
+  s.writer->Close(absl::AbortedError("why"));
+  EXPECT_EQ(s.writer->error().code(), absl::StatusCode::kAborted);
+  EXPECT_TRUE(IsStreamClosedError(Await(s.reader->ReadBytes(1)).status()));
+  EXPECT_TRUE(s.reader->error().ok()) << s.reader->error();
+}
+
+// B048: without a close callback or a read, a peer's close goes unnoticed.
+TEST_P(ReadWriteTest, B048_IdlePeerCloseIsUnnoticedWithoutACloseCallback) {
+  StreamPair s = MakePair();
+  s.writer->Close();
+  RunFor(absl::Milliseconds(20));
+  EXPECT_FALSE(s.reader->closed());
+  EXPECT_TRUE(IsStreamClosedError(Await(s.reader->ReadBytes(1)).status()));
+  EXPECT_TRUE(s.reader->closed());
+}
+
+// B049
+TEST_P(ReadWriteTest, B049_CloseCallbackWithPendingRead) {
+  StreamPair s = MakePair();
+  bool closed = false;
+  s.reader->SetCloseCallback([&] { closed = true; });
+  s.writer->Write("line\r\n");
+  EXPECT_EQ(*Await(s.reader->ReadUntil("\r\n")), "line\r\n");
+  s.writer->Close();
+  EXPECT_TRUE(IsStreamClosedError(Await(s.reader->ReadUntil("\r\n")).status()));
+  RunUntil([&] { return closed; });
+}
+
+// B050 (idle close detection with a close callback), B051 (the callback runs after the
+// futures, from the loop, once).
+TEST_P(ReadWriteTest, B050_B051_CloseCallbackTiming) {
+  StreamPair s = MakePair();
+  std::vector<std::string> log;
+  s.reader->SetCloseCallback([&] { log.push_back("close callback"); });
+  s.writer->Write("x");
+  EXPECT_EQ(*Await(s.reader->ReadBytes(1)), "x");
+  EXPECT_TRUE(log.empty());
+  s.writer->Close();
+  RunUntil([&] { return !log.empty(); });
+  EXPECT_TRUE(s.reader->closed());
+
+  StreamPair t = MakePair();
+  t.reader->SetCloseCallback([&] { log.push_back("second close callback"); });
+  Future<std::string> read = t.reader->ReadBytes(10);
+  read.AddDoneCallback([&](const absl::StatusOr<std::string>&) { log.push_back("read failed"); });
+  t.reader->Close();
+  EXPECT_EQ(log.size(), 1u);  // nothing ran inside Close()
+  RunFor(absl::Milliseconds(10));
+  EXPECT_EQ(log, (std::vector<std::string>{"close callback", "read failed",
+                                           "second close callback"}));
+}
+
+// B052: deliberate difference: on a stream that is already closed the callback is scheduled
+// once (Tornado never calls it).
+TEST_P(ReadWriteTest, B052_CloseCallbackOnAClosedStreamRunsOnce) {
+  StreamPair s = MakePair();
+  s.reader->Close();
+  int calls = 0;
+  s.reader->SetCloseCallback([&] { ++calls; });
+  EXPECT_EQ(calls, 0);
+  RunFor(absl::Milliseconds(10));
+  EXPECT_EQ(calls, 1);
+  s.writer->SetCloseCallback([&] { ++calls; });
+  s.writer->SetCloseCallback(nullptr);
+  s.writer->Close();
+  RunFor(absl::Milliseconds(10));
+  EXPECT_EQ(calls, 1);
+}
+
+// B053: the close callback may fire with data still buffered; the data stays readable.
+TEST_P(ReadWriteTest, B053_DataStaysReadableAfterTheCloseCallback) {
+  StreamPair s = MakePair();
+  bool closed = false;
+  s.reader->SetCloseCallback([&] { closed = true; });
+  s.writer->Write("z");
+  s.writer->Close();
+  RunUntil([&] { return closed; });
+  EXPECT_EQ(*Await(s.reader->ReadBytes(1)), "z");
+}
+
+// B055: the stream reads only what the pending read needs.
+TEST_P(ReadWriteTest, B055_SmallReadsFromALargeBuffer) {
+  BaseIOStream::Options options;
+  options.max_buffer_size = 10 * 1024;
+  StreamPair s = MakePair(options);
+  s.writer->Write(std::string(100 * 1024, 'r'));
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<std::string> data = Await(s.reader->ReadBytes(1024));
+    ASSERT_TRUE(data.ok()) << i << ": " << data.status();
+  }
+}
+
+// B056
+TEST_P(ReadWriteTest, B056_SmallReadUntilsFromALargeBuffer) {
+  BaseIOStream::Options options;
+  options.max_buffer_size = 10 * 1024;
+  StreamPair s = MakePair(options);
+  const std::string line = std::string(1023, 'l') + "\n";
+  for (int i = 0; i < 100; ++i) s.writer->Write(line);
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<std::string> data = Await(s.reader->ReadUntil("\n", 4096));
+    ASSERT_TRUE(data.ok()) << i << ": " << data.status();
+    EXPECT_EQ(*data, line);
+  }
+}
+
+// B057: a reader that pauses pushes back on the writer instead of overflowing.
+TEST_P(ReadWriteTest, B057_FlowControl) {
+  BaseIOStream::Options options;
+  options.max_buffer_size = 5 * 1024 * 1024;
+  StreamPair s = MakePair(options);
+  Future<void> write = s.writer->Write(std::string(10 * 1024 * 1024, 'f'));
+  ASSERT_TRUE(Await(s.reader->ReadBytes(1024 * 1024)).ok());
+  RunFor(absl::Milliseconds(100));
+  for (int i = 0; i < 9; ++i) {
+    absl::StatusOr<std::string> data = Await(s.reader->ReadBytes(1024 * 1024));
+    ASSERT_TRUE(data.ok()) << i << ": " << data.status();
+  }
+  EXPECT_TRUE(Await(write).ok());
+}
+
+// B058
+TEST_P(ReadWriteTest, B058_ChunkSizeIsClampedToHalfTheBufferLimit) {
+  BaseIOStream::Options options;
+  options.max_buffer_size = 10 * 1024;
+  StreamPair s = MakePair(options);
+  ASSERT_TRUE(Await(s.writer->Write(std::string(8000, 'c'))).ok());
+  RunFor(absl::Milliseconds(10));
+  absl::StatusOr<std::string> data = Await(s.reader->ReadBytes(1, /*partial=*/true));
+  ASSERT_TRUE(data.ok());
+  // One system call took at most 5120 bytes: 5119 are left in the buffer, the rest in the kernel.
+  Future<std::string> buffered = s.reader->ReadBytes(5119);
+  EXPECT_TRUE(buffered.done());
+  Future<std::string> beyond = s.reader->ReadBytes(2880, /*partial=*/false);
+  EXPECT_TRUE(Await(beyond).ok());
+}
+
+// B060 (deliberate difference: error() is StreamBufferFullError, however the overflow is found).
+TEST_P(ReadWriteTest, B060_ReadBufferOverflow) {
+  for (bool inline_read : {false, true}) {
+    SCOPED_TRACE(inline_read ? "found inside the read call" : "found by the loop");
+    BaseIOStream::Options options;
+    options.max_buffer_size = 4096;
+    StreamPair s = MakePair(options);
+    if (inline_read) {
+      ASSERT_TRUE(Await(s.writer->Write(std::string(20000, 'o'))).ok());
+      RunFor(absl::Milliseconds(10));
+    }
+    ::testing::internal::CaptureStderr();
+    Future<std::string> read = s.reader->ReadUntil("never");
+    if (!inline_read) s.writer->Write(std::string(20000, 'o'));
+    absl::StatusOr<std::string> result = Await(read);
+    const std::string logged = ::testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(IsStreamClosedError(result.status())) << result.status();
+    EXPECT_TRUE(IsStreamBufferFullError(RealError(result.status()))) << result.status();
+    EXPECT_TRUE(IsStreamBufferFullError(s.reader->error())) << s.reader->error();
+    EXPECT_NE(logged.find("Reached maximum read buffer size"), std::string::npos) << logged;
+  }
+}
+
+// B090
+TEST_P(ReadWriteTest, B090_StateQueries) {
+  StreamPair s = MakePair();
+  EXPECT_FALSE(s.reader->reading());
+  EXPECT_FALSE(s.writer->writing());
+  EXPECT_GE(s.reader->fileno(), 0);
+  Future<std::string> read = s.reader->ReadBytes(1);
+  EXPECT_TRUE(s.reader->reading());
+  s.writer->Write("1");
+  ASSERT_TRUE(Await(read).ok());
+  EXPECT_FALSE(s.reader->reading());
+  s.reader->Close();
+  EXPECT_TRUE(s.reader->closed());
+  EXPECT_EQ(s.reader->fileno(), -1);
+}
+
+// B094, B095: Tornado 4's read_bytes(streaming_callback=...).
+TEST_P(ReadWriteTest, B094_B095_ReadBytesStreaming) {
+  StreamPair s = MakePair();
+  std::vector<std::string> chunks;
+  Future<std::string> read =
+      s.reader->ReadBytesStreaming(6, [&](std::string chunk) { chunks.push_back(chunk); });
+  ASSERT_TRUE(Await(s.writer->Write("1234")).ok());
+  RunUntil([&] { return !chunks.empty(); });
+  s.writer->Write("5678");
+  absl::StatusOr<std::string> final = Await(read);
+  ASSERT_TRUE(final.ok()) << final.status();
+  EXPECT_EQ(*final, "");
+  EXPECT_EQ(chunks, (std::vector<std::string>{"1234", "56"}));
+  EXPECT_EQ(*Await(s.reader->ReadBytes(2)), "78");
+}
+
+// B096, B097, B098: read_until_close(streaming_callback=...), including data already buffered.
+TEST_P(ReadWriteTest, B096_B097_B098_ReadUntilCloseStreaming) {
+  StreamPair s = MakePair();
+  s.writer->Write("abcd\r\nefgh");
+  EXPECT_EQ(*Await(s.reader->ReadUntil("\r\n")), "abcd\r\n");
+  std::string streamed;
+  Future<std::string> read =
+      s.reader->ReadUntilCloseStreaming([&](std::string chunk) { streamed += chunk; });
+  RunUntil([&] { return streamed == "efgh"; });
+  s.writer->Write("5678");
+  RunUntil([&] { return streamed == "efgh5678"; });
+  s.writer->Close();
+  absl::StatusOr<std::string> final = Await(read);
+  ASSERT_TRUE(final.ok()) << final.status();
+  EXPECT_EQ(*final, "");
+  EXPECT_EQ(streamed, "efgh5678");
+}
+
+// Tornado 4's callback forms run from the loop with the result.
+TEST_P(ReadWriteTest, CallbackForms) {
+  StreamPair s = MakePair();
+  std::vector<std::string> log;
+  s.writer->Write("ab\ncd", [&](absl::Status status) { log.push_back(status.ok() ? "w" : "!"); });
+  s.reader->ReadUntil("\n", 0, [&](absl::StatusOr<std::string> line) {
+    log.push_back(*line);
+    s.reader->ReadBytes(2, false, [&](absl::StatusOr<std::string> rest) {
+      log.push_back(*rest);
+      loop().Stop();
+    });
+  });
+  ASSERT_TRUE(loop().Start().ok());
+  EXPECT_EQ(log, (std::vector<std::string>{"w", "ab\n", "cd"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Streams, ReadWriteTest, AllStreamKinds(), StreamKindName);
+
+}  // namespace
+}  // namespace gust

@@ -1,0 +1,129 @@
+#include "conformance/stream_fixture.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "iostream/errors.h"
+#include "iostream/pipe_io_stream.h"
+
+namespace gust {
+namespace testing {
+
+std::string StreamKindName(const ::testing::TestParamInfo<StreamKind>& info) {
+  switch (info.param) {
+    case StreamKind::kTcp4:
+      return "Tcp4";
+    case StreamKind::kTcp6:
+      return "Tcp6";
+    case StreamKind::kUnix:
+      return "Unix";
+    case StreamKind::kPipe:
+      return "Pipe";
+  }
+  return "Unknown";
+}
+
+::testing::internal::ValueArray<StreamKind, StreamKind, StreamKind, StreamKind> AllStreamKinds() {
+  return ::testing::Values(StreamKind::kTcp4, StreamKind::kTcp6, StreamKind::kUnix,
+                           StreamKind::kPipe);
+}
+
+absl::StatusOr<std::unique_ptr<Listener>> Listener::Open(StreamKind kind) {
+  absl::StatusOr<SocketAddress> address;
+  std::string path;
+  switch (kind) {
+    case StreamKind::kTcp4:
+      address = SocketAddress::FromIp("127.0.0.1", 0);
+      break;
+    case StreamKind::kTcp6:
+      address = SocketAddress::FromIp("::1", 0);
+      break;
+    case StreamKind::kUnix: {
+      static std::atomic<int> counter{0};
+      const char* dir = std::getenv("TEST_TMPDIR");
+      path = absl::StrCat(dir != nullptr ? dir : "/tmp", "/gust-", getpid(), "-", counter++,
+                          ".sock");
+      unlink(path.c_str());
+      address = SocketAddress::FromUnixPath(path);
+      break;
+    }
+    case StreamKind::kPipe:
+      return absl::InvalidArgumentError("pipes have no listener");
+  }
+  if (!address.ok()) return address.status();
+  const int fd = socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoError(errno, "socket");
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, address->sockaddr_ptr(), address->size()) != 0 || listen(fd, 128) != 0) {
+    const int error = errno;
+    close(fd);
+    return ErrnoError(error, absl::StrCat("bind/listen ", address->ToString()));
+  }
+  sockaddr_storage bound;
+  socklen_t size = sizeof(bound);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &size);
+  SocketAddress actual = kind == StreamKind::kUnix
+                             ? *address
+                             : SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound),
+                                                           size);
+  return std::make_unique<Listener>(fd, actual, path);
+}
+
+Listener::~Listener() {
+  close(fd_);
+  if (!path_.empty()) unlink(path_.c_str());
+}
+
+absl::StatusOr<int> Listener::Accept() {
+  const int fd = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) return ErrnoError(errno, "accept");
+  return fd;
+}
+
+StreamPair StreamTest::MakePair(const BaseIOStream::Options& options) {
+  StreamPair pair;
+  if (IsPipe()) {
+    int fds[2];
+    EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    pair.reader = std::make_unique<PipeIOStream>(fds[0], options);
+    pair.writer = std::make_unique<PipeIOStream>(fds[1], options);
+    return pair;
+  }
+  absl::StatusOr<std::unique_ptr<Listener>> listener = Listener::Open(GetParam());
+  if (!listener.ok()) {
+    if (GetParam() == StreamKind::kTcp6) {
+      ADD_FAILURE() << "no IPv6 loopback here: " << listener.status();
+    } else {
+      ADD_FAILURE() << listener.status();
+    }
+    return pair;
+  }
+  absl::StatusOr<std::unique_ptr<IOStream>> client =
+      IOStream::Create((*listener)->family(), options);
+  EXPECT_TRUE(client.ok()) << client.status();
+  if (!client.ok()) return pair;
+  Future<IOStream*> connected = (*client)->Connect((*listener)->address());
+  absl::StatusOr<int> accepted = (*listener)->Accept();
+  EXPECT_TRUE(accepted.ok()) << accepted.status();
+  absl::StatusOr<IOStream*> result = Await(connected);
+  EXPECT_TRUE(result.ok()) << result.status();
+  if (!accepted.ok()) return pair;
+  pair.reader = std::make_unique<IOStream>(*accepted, options);
+  pair.writer = *std::move(client);
+  return pair;
+}
+
+void StreamTest::RunFor(absl::Duration duration) {
+  loop().CallLater(duration, [this] { loop().Stop(); });
+  ASSERT_TRUE(loop().Start().ok());
+}
+
+}  // namespace testing
+}  // namespace gust
