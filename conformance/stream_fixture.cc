@@ -1,12 +1,11 @@
 #include "conformance/stream_fixture.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "iostream/errors.h"
@@ -45,11 +44,11 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::Open(StreamKind kind) {
       address = SocketAddress::FromIp("::1", 0);
       break;
     case StreamKind::kUnix: {
-      static std::atomic<int> counter{0};
-      const char* dir = std::getenv("TEST_TMPDIR");
-      path = absl::StrCat(dir != nullptr ? dir : "/tmp", "/gust-", getpid(), "-", counter++,
-                          ".sock");
-      unlink(path.c_str());
+      // Not TEST_TMPDIR: under Bazel's sandbox it is longer than sockaddr_un allows. Not the
+      // pid either: sandboxed tests running side by side may all have the same one.
+      char dir[] = "/tmp/gust-XXXXXX";
+      if (mkdtemp(dir) == nullptr) return ErrnoError(errno, "mkdtemp");
+      path = absl::StrCat(dir, "/socket");
       address = SocketAddress::FromUnixPath(path);
       break;
     }
@@ -78,10 +77,15 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::Open(StreamKind kind) {
 
 Listener::~Listener() {
   close(fd_);
-  if (!path_.empty()) unlink(path_.c_str());
+  if (!path_.empty()) {
+    unlink(path_.c_str());
+    rmdir(path_.substr(0, path_.rfind('/')).c_str());
+  }
 }
 
 absl::StatusOr<int> Listener::Accept() {
+  pollfd ready = {fd_, POLLIN, 0};
+  if (poll(&ready, 1, 10000) != 1) return absl::DeadlineExceededError("nothing to accept");
   const int fd = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) return ErrnoError(errno, "accept");
   return fd;
