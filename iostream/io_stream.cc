@@ -30,10 +30,12 @@ absl::StatusOr<std::unique_ptr<IOStream>> IOStream::Create(int family, const Opt
 
 Future<IOStream*> IOStream::Connect(const SocketAddress& address) {
   if (closed()) return MakeReadyFuture<IOStream*>(StreamClosedError(error()));
-  if (connect_promise_.has_value() || connecting()) {
-    return MakeReadyFuture<IOStream*>(
-        absl::FailedPreconditionError("IOStream::Connect: already connecting"));
+  if (connect_started_) {
+    return MakeReadyFuture<IOStream*>(absl::FailedPreconditionError(
+        "IOStream::Connect: called twice (connect takes an unconnected socket)"));
   }
+  connect_started_ = true;
+  connect_address_ = address.ToString();
   Future<IOStream*> future = connect_promise_.emplace().future();
   int result;
   do {
@@ -47,18 +49,19 @@ Future<IOStream*> IOStream::Connect(const SocketAddress& address) {
   } else if (errno == EINPROGRESS || errno == EAGAIN) {
     StartConnecting();
   } else {
-    Close(ErrnoError(errno, absl::StrCat("connect to ", address.ToString())));
+    Close(ErrnoError(errno, absl::StrCat("connect to ", connect_address_)));
   }
   return future;
 }
 
 Future<IOStream*> IOStream::Connect(absl::string_view host, uint16_t port) {
+  if (closed() || connect_started_) return Connect(SocketAddress());  // the same errors
   int family = AF_UNSPEC;
   socklen_t size = sizeof(family);
   getsockopt(fd_, SOL_SOCKET, SO_DOMAIN, &family, &size);
   absl::StatusOr<SocketAddress> address = SocketAddress::Resolve(host, port, family);
   if (!address.ok()) {
-    if (closed()) return MakeReadyFuture<IOStream*>(StreamClosedError(error()));
+    connect_started_ = true;
     Future<IOStream*> future = connect_promise_.emplace().future();
     Close(address.status());  // fails the future, as a failed connect would
     return future;
@@ -67,8 +70,10 @@ Future<IOStream*> IOStream::Connect(absl::string_view host, uint16_t port) {
 }
 
 void IOStream::HandleConnect() {
-  absl::Status error = GetFdError();
-  if (!error.ok()) return Close(std::move(error));
+  int error = 0;
+  socklen_t size = sizeof(error);
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+  if (error != 0) return Close(ErrnoError(error, absl::StrCat("connect to ", connect_address_)));
   FinishConnecting();
   if (connect_promise_.has_value()) {
     Promise<IOStream*> promise = std::move(*connect_promise_);

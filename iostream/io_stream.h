@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -57,6 +58,8 @@ class IOStream : public BaseIOStream {
 
  private:
   int fd_;
+  bool connect_started_ = false;
+  std::string connect_address_;  // for error messages
   std::optional<Promise<IOStream*>> connect_promise_;
 };
 
