@@ -1,0 +1,127 @@
+// Unit tests of the stream buffers' invariants (Tornado's TestStreamBuffer, B091 and B092, with
+// gust's own thresholds), and of the read buffer's amortized compaction.
+
+#include <sys/uio.h>
+
+#include <random>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "iostream/internal/read_buffer.h"
+#include "iostream/internal/write_buffer.h"
+
+namespace gust {
+namespace internal {
+namespace {
+
+std::string Gather(const WriteBuffer& buffer) {
+  iovec iov[64];
+  const int n = buffer.Peek(iov, 64);
+  std::string out;
+  for (int i = 0; i < n; ++i) out.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
+  return out;
+}
+
+// B091: small pieces coalesce; length and contents stay right through random advances.
+TEST(WriteBufferTest, B091_SmallPiecesCoalesce) {
+  WriteBuffer buffer;
+  std::string expected;
+  for (int i = 0; i < 9; ++i) {
+    buffer.Append(absl::string_view("x"));
+    expected += "x";
+  }
+  EXPECT_EQ(buffer.chunk_count(), 1u);
+  // Fill the coalescing chunk to its limit: the next piece starts a second chunk.
+  const std::string piece(WriteBuffer::kSmallPiece, 's');
+  while (buffer.size() + piece.size() <= WriteBuffer::kChunkLimit) {
+    buffer.Append(absl::string_view(piece));
+    expected += piece;
+  }
+  EXPECT_EQ(buffer.chunk_count(), 1u);
+  buffer.Append(absl::string_view(piece));
+  expected += piece;
+  EXPECT_EQ(buffer.chunk_count(), 2u);
+  std::mt19937 random(1);
+  while (!buffer.empty()) {
+    ASSERT_EQ(buffer.size(), expected.size());
+    ASSERT_EQ(Gather(buffer), expected);
+    const size_t n = std::min<size_t>(buffer.size(), 1 + random() % 5000);
+    buffer.Advance(n);
+    expected.erase(0, n);
+  }
+  EXPECT_EQ(buffer.chunk_count(), 0u);
+}
+
+// B092: large pieces stay separate chunks (a moved string is adopted without a copy); a small
+// piece after them starts a new coalescing chunk.
+TEST(WriteBufferTest, B092_LargePiecesStaySeparate) {
+  WriteBuffer buffer;
+  std::string big(WriteBuffer::kSmallPiece + 1, 'b');
+  const char* big_data = big.data();
+  buffer.Append(std::move(big));
+  buffer.Append(absl::string_view(std::string(WriteBuffer::kSmallPiece + 1, 'c')));
+  buffer.Append(absl::string_view(std::string(WriteBuffer::kSmallPiece + 1, 'd')));
+  EXPECT_EQ(buffer.chunk_count(), 3u);
+  iovec iov[64];
+  ASSERT_EQ(buffer.Peek(iov, 64), 3);
+  EXPECT_EQ(iov[0].iov_base, big_data);  // adopted, not copied
+  buffer.Append(absl::string_view("e"));
+  buffer.Append(absl::string_view("f"));
+  EXPECT_EQ(buffer.chunk_count(), 4u);
+  buffer.Advance(3 * (WriteBuffer::kSmallPiece + 1));
+  EXPECT_EQ(buffer.chunk_count(), 1u);
+  EXPECT_EQ(Gather(buffer), "ef");
+  buffer.Advance(2);
+  EXPECT_EQ(buffer.chunk_count(), 0u);
+  EXPECT_EQ(buffer.size(), 0u);
+}
+
+TEST(WriteBufferTest, PeekStopsAtTheIovecLimit) {
+  WriteBuffer buffer;
+  for (int i = 0; i < 10; ++i) buffer.Append(std::string(WriteBuffer::kSmallPiece + 1, 'a' + i));
+  iovec iov[4];
+  EXPECT_EQ(buffer.Peek(iov, 4), 4);
+  buffer.Advance(10);
+  ASSERT_EQ(buffer.Peek(iov, 4), 4);
+  EXPECT_EQ(iov[0].iov_len, WriteBuffer::kSmallPiece + 1 - 10);
+}
+
+// Consuming a byte at a time from a large buffer moves each byte O(1) times: the dead prefix is
+// reclaimed only when it is at least as large as the live data.
+TEST(ReadBufferTest, SmallConsumesAreAmortizedConstant) {
+  ReadBuffer buffer;
+  std::string expected;
+  std::mt19937 random(2);
+  size_t consumed = 0;
+  for (int round = 0; round < 2000; ++round) {
+    const size_t add = random() % 300;
+    absl::Span<char> space = buffer.PrepareAppend(add);
+    for (size_t i = 0; i < add; ++i) space[i] = static_cast<char>('a' + (consumed + expected.size() + i) % 26);
+    buffer.CommitAppend(add);
+    for (size_t i = 0; i < add; ++i) {
+      expected += static_cast<char>('a' + (consumed + expected.size()) % 26);
+    }
+    const size_t take = std::min<size_t>(buffer.size(), random() % 300);
+    ASSERT_EQ(buffer.Take(take), expected.substr(0, take));
+    expected.erase(0, take);
+    consumed += take;
+    ASSERT_EQ(buffer.view(), expected);
+  }
+  // The capacity stays proportional to the live data, not to everything that went through.
+  EXPECT_LT(buffer.capacity(), 64 * 1024u);
+}
+
+TEST(ReadBufferTest, ReleasesStorageWhenEmpty) {
+  ReadBuffer buffer;
+  buffer.Append("abc");
+  EXPECT_GT(buffer.capacity(), 0u);
+  buffer.ReleaseIfEmpty();
+  EXPECT_GT(buffer.capacity(), 0u);  // not empty yet
+  buffer.Consume(3);
+  buffer.ReleaseIfEmpty();
+  EXPECT_EQ(buffer.capacity(), 0u);
+}
+
+}  // namespace
+}  // namespace internal
+}  // namespace gust
