@@ -616,7 +616,7 @@ void BaseIOStream::Close(absl::Status error) {
 
   const absl::Status closed_error = StreamClosedError(error_);
   if (reading()) FailRead(closed_error);
-  std::deque<std::pair<uint64_t, Promise<void>>> writes = std::move(write_promises_);
+  internal::Fifo<std::pair<uint64_t, Promise<void>>> writes = std::move(write_promises_);
   write_promises_.clear();
   for (auto& [index, promise] : writes) promise.SetResult(closed_error);
   write_buffer_.Clear();

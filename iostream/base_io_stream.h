@@ -32,7 +32,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +44,7 @@
 #include "absl/types/span.h"
 #include "iostream/errors.h"
 #include "iostream/future.h"
+#include "iostream/internal/fifo.h"
 #include "iostream/internal/read_buffer.h"
 #include "iostream/internal/write_buffer.h"
 #include "iostream/io_loop.h"
@@ -292,7 +292,7 @@ class BaseIOStream {
   internal::WriteBuffer write_buffer_;
   uint64_t total_write_index_ = 0;
   uint64_t total_write_done_index_ = 0;
-  std::deque<std::pair<uint64_t, Promise<void>>> write_promises_;
+  internal::Fifo<std::pair<uint64_t, Promise<void>>> write_promises_;
   bool flush_scheduled_ = false;
 
   bool connecting_ = false;

@@ -28,7 +28,7 @@ void WriteBuffer::Append(std::string&& data) {
     return;
   }
   size_ += data.size();
-  chunks_.push_back(std::move(data));
+  chunks_.emplace_back(std::move(data));
   last_coalesces_ = false;
 }
 

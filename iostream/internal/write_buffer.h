@@ -10,10 +10,10 @@
 #include <sys/uio.h>
 
 #include <cstddef>
-#include <deque>
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "iostream/internal/fifo.h"
 
 namespace gust {
 namespace internal {
@@ -42,7 +42,7 @@ class WriteBuffer {
   size_t chunk_count() const { return chunks_.size(); }
 
  private:
-  std::deque<std::string> chunks_;
+  Fifo<std::string> chunks_;
   size_t first_offset_ = 0;  // bytes of chunks_.front() already written
   size_t size_ = 0;
   bool last_coalesces_ = false;  // chunks_.back() takes small pieces

@@ -1,0 +1,62 @@
+// Fifo<T>: a queue on one std::vector with a moving head, for the stream's per-write queues.
+//
+// std::deque would do, but libstdc++'s allocates about 600 bytes even when empty, which is most
+// of what an idle stream would cost; this one allocates nothing until the first push, and pops
+// in amortized O(1) (the consumed prefix is erased once it is half the storage).
+
+#ifndef GUST_IOSTREAM_INTERNAL_FIFO_H_
+#define GUST_IOSTREAM_INTERNAL_FIFO_H_
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+namespace gust {
+namespace internal {
+
+template <typename T>
+class Fifo {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+
+  T& front() { return items_[head_]; }
+  const T& front() const { return items_[head_]; }
+  T& back() { return items_.back(); }
+
+  template <typename... Args>
+  T& emplace_back(Args&&... args) {
+    return items_.emplace_back(std::forward<Args>(args)...);
+  }
+
+  void pop_front() {
+    T released = std::move(items_[head_]);  // freed now, not at the next compaction
+    if (++head_ == items_.size()) {
+      items_.clear();
+      head_ = 0;
+    } else if (head_ * 2 >= items_.size() && head_ >= 16) {
+      items_.erase(items_.begin(), items_.begin() + head_);
+      head_ = 0;
+    }
+  }
+
+  void clear() {
+    items_.clear();
+    head_ = 0;
+  }
+
+  // Iteration over the queued items, front first.
+  auto begin() { return items_.begin() + head_; }
+  auto end() { return items_.end(); }
+  auto begin() const { return items_.begin() + head_; }
+  auto end() const { return items_.end(); }
+
+ private:
+  std::vector<T> items_;
+  size_t head_ = 0;
+};
+
+}  // namespace internal
+}  // namespace gust
+
+#endif  // GUST_IOSTREAM_INTERNAL_FIFO_H_
