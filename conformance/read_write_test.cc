@@ -694,6 +694,36 @@ TEST_P(ReadWriteTest, B060_ReadBufferOverflow) {
   }
 }
 
+// Fairness: a stream whose reads are all served from its buffer (or from data that is always
+// waiting) yields to the loop, so another stream on the same loop is served meanwhile.
+TEST_P(ReadWriteTest, BusyStreamDoesNotStarveOthers) {
+  StreamPair busy = MakePair();
+  StreamPair quiet = MakePair();
+  constexpr int kLines = 100000;
+  std::string flood;
+  for (int i = 0; i < kLines; ++i) flood += "x\n";
+  busy.writer->Write(std::move(flood));
+  RunFor(absl::Milliseconds(20));  // the flood is waiting in the kernel and the buffer
+  int busy_lines = 0;
+  auto drain = [&]() -> Task<void> {
+    while (busy_lines < kLines) {
+      absl::StatusOr<std::string> line = co_await busy.reader->ReadUntil("\n");
+      if (!line.ok()) co_return line.status();
+      ++busy_lines;
+    }
+    co_return absl::OkStatus();
+  };
+  int busy_lines_when_quiet_served = -1;
+  quiet.reader->ReadUntil("\n").AddDoneCallback(
+      [&](const absl::StatusOr<std::string>&) { busy_lines_when_quiet_served = busy_lines; });
+  Task<void> busy_task = drain();
+  quiet.writer->Write("z\n");
+  ASSERT_TRUE(Await(busy_task.future()).ok());
+  EXPECT_GE(busy_lines_when_quiet_served, 0);
+  EXPECT_LT(busy_lines_when_quiet_served, kLines / 2)
+      << "the quiet stream waited for most of the busy stream's lines";
+}
+
 // B090
 TEST_P(ReadWriteTest, B090_StateQueries) {
   StreamPair s = MakePair();
