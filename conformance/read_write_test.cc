@@ -774,6 +774,25 @@ TEST_P(ReadWriteTest, B096_B097_B098_ReadUntilCloseStreaming) {
   EXPECT_EQ(streamed, "efgh5678");
 }
 
+// B100: Tornado 4 never called the read callback of an unsatisfiable read found inline; gust
+// calls it with the failure (every callback hears how its operation ended), before the close
+// callback, as for any read pending at a close (B051).
+TEST_P(ReadWriteTest, B100_CallbackOfAnInlineUnsatisfiableRead) {
+  StreamPair s = MakePair();
+  ASSERT_TRUE(Await(s.writer->Write("123456")).ok());
+  RunFor(absl::Milliseconds(10));
+  std::vector<std::string> log;
+  s.reader->SetCloseCallback([&] { log.push_back("close callback"); });
+  ::testing::internal::CaptureStderr();
+  s.reader->ReadUntil("def", 5, [&](absl::StatusOr<std::string> result) {
+    log.push_back(IsStreamClosedError(result.status()) ? "read failed" : "read succeeded");
+  });
+  EXPECT_TRUE(log.empty());
+  RunFor(absl::Milliseconds(10));
+  ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(log, (std::vector<std::string>{"read failed", "close callback"}));
+}
+
 // Tornado 4's callback forms run from the loop with the result.
 TEST_P(ReadWriteTest, CallbackForms) {
   StreamPair s = MakePair();

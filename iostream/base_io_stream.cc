@@ -56,21 +56,20 @@ BaseIOStream::~BaseIOStream() {
 // --- Reads -----------------------------------------------------------------------------------
 
 Future<std::string> BaseIOStream::ReadBytes(size_t num_bytes, bool partial) {
+  return ReadBytesImpl(num_bytes, partial, nullptr);
+}
+
+void BaseIOStream::ReadBytes(size_t num_bytes, bool partial, ReadCallback callback) {
+  ReadBytesImpl(num_bytes, partial, std::move(callback));
+}
+
+Future<std::string> BaseIOStream::ReadBytesImpl(size_t num_bytes, bool partial,
+                                                ReadCallback callback) {
   PendingRead read;
   read.kind = ReadKind::kBytes;
   read.num_bytes = num_bytes;
   read.partial = partial;
-  Future<std::string> future = read.promise.emplace().future();
-  absl::Status started = StartRead(std::move(read));
-  if (!started.ok()) return MakeReadyFuture<std::string>(started);
-  return future;
-}
-
-void BaseIOStream::ReadBytes(size_t num_bytes, bool partial, ReadCallback callback) {
-  ReadBytes(num_bytes, partial).AddDoneCallback(
-      [callback = std::move(callback)](const absl::StatusOr<std::string>& result) mutable {
-        callback(result);
-      });
+  return BeginRead(std::move(read), std::move(callback));
 }
 
 Future<std::string> BaseIOStream::ReadBytesStreaming(size_t num_bytes,
@@ -79,133 +78,150 @@ Future<std::string> BaseIOStream::ReadBytesStreaming(size_t num_bytes,
   read.kind = ReadKind::kBytes;
   read.num_bytes = num_bytes;
   read.streaming = std::make_shared<StreamingCallback>(std::move(streaming_callback));
-  Future<std::string> future = read.promise.emplace().future();
-  absl::Status started = StartRead(std::move(read));
-  if (!started.ok()) return MakeReadyFuture<std::string>(started);
-  return future;
+  return BeginRead(std::move(read), nullptr);
 }
 
 Future<std::string> BaseIOStream::ReadUntil(absl::string_view delimiter, size_t max_bytes) {
+  return ReadUntilImpl(delimiter, max_bytes, nullptr);
+}
+
+void BaseIOStream::ReadUntil(absl::string_view delimiter, size_t max_bytes,
+                             ReadCallback callback) {
+  ReadUntilImpl(delimiter, max_bytes, std::move(callback));
+}
+
+Future<std::string> BaseIOStream::ReadUntilImpl(absl::string_view delimiter, size_t max_bytes,
+                                                ReadCallback callback) {
+  absl::Status invalid;
   if (delimiter.empty()) {
-    return MakeReadyFuture<std::string>(
-        absl::InvalidArgumentError("ReadUntil: the delimiter is empty"));
-  }
-  if (max_bytes != 0 && max_bytes < delimiter.size()) {
-    return MakeReadyFuture<std::string>(absl::InvalidArgumentError(absl::StrCat(
-        "ReadUntil: max_bytes ", max_bytes, " is smaller than the delimiter (",
-        delimiter.size(), " bytes)")));
+    invalid = absl::InvalidArgumentError("ReadUntil: the delimiter is empty");
+  } else if (max_bytes != 0 && max_bytes < delimiter.size()) {
+    invalid = absl::InvalidArgumentError(
+        absl::StrCat("ReadUntil: max_bytes ", max_bytes, " is smaller than the delimiter (",
+                     delimiter.size(), " bytes)"));
   }
   PendingRead read;
   read.kind = ReadKind::kUntil;
   read.delimiter = std::string(delimiter);
   read.max_bytes = max_bytes;
-  Future<std::string> future = read.promise.emplace().future();
-  absl::Status started = StartRead(std::move(read));
-  if (!started.ok()) return MakeReadyFuture<std::string>(started);
-  return future;
-}
-
-void BaseIOStream::ReadUntil(absl::string_view delimiter, size_t max_bytes,
-                             ReadCallback callback) {
-  ReadUntil(delimiter, max_bytes)
-      .AddDoneCallback(
-          [callback = std::move(callback)](const absl::StatusOr<std::string>& result) mutable {
-            callback(result);
-          });
+  return BeginRead(std::move(read), std::move(callback), std::move(invalid));
 }
 
 Future<std::string> BaseIOStream::ReadUntilRegex(absl::string_view pattern, size_t max_bytes) {
+  return ReadUntilRegexImpl(CompileRegex(pattern), max_bytes, nullptr);
+}
+
+Future<std::string> BaseIOStream::ReadUntilRegex(std::shared_ptr<const re2::RE2> regex,
+                                                 size_t max_bytes) {
+  return ReadUntilRegexImpl(std::move(regex), max_bytes, nullptr);
+}
+
+void BaseIOStream::ReadUntilRegex(absl::string_view pattern, size_t max_bytes,
+                                  ReadCallback callback) {
+  ReadUntilRegexImpl(CompileRegex(pattern), max_bytes, std::move(callback));
+}
+
+absl::StatusOr<std::shared_ptr<const re2::RE2>> BaseIOStream::CompileRegex(
+    absl::string_view pattern) {
   RE2::Options options;
   options.set_log_errors(false);
   options.set_encoding(RE2::Options::EncodingLatin1);  // bytes, like Tornado's bytes patterns
   auto regex = std::make_shared<const RE2>(re2::StringPiece(pattern.data(), pattern.size()),
                                            options);
   if (!regex->ok()) {
-    return MakeReadyFuture<std::string>(absl::InvalidArgumentError(
-        absl::StrCat("ReadUntilRegex: invalid pattern ", Quote(pattern), ": ", regex->error())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ReadUntilRegex: invalid pattern ", Quote(pattern), ": ", regex->error()));
   }
-  return ReadUntilRegex(std::move(regex), max_bytes);
+  return regex;
 }
 
-Future<std::string> BaseIOStream::ReadUntilRegex(std::shared_ptr<const re2::RE2> regex,
-                                                 size_t max_bytes) {
-  if (regex == nullptr || !regex->ok()) {
-    return MakeReadyFuture<std::string>(
-        absl::InvalidArgumentError("ReadUntilRegex: null or invalid RE2"));
+Future<std::string> BaseIOStream::ReadUntilRegexImpl(
+    absl::StatusOr<std::shared_ptr<const re2::RE2>> regex, size_t max_bytes,
+    ReadCallback callback) {
+  absl::Status invalid = regex.status();
+  if (invalid.ok() && (*regex == nullptr || !(*regex)->ok())) {
+    invalid = absl::InvalidArgumentError("ReadUntilRegex: null or invalid RE2");
   }
   PendingRead read;
   read.kind = ReadKind::kRegex;
-  read.regex = std::move(regex);
+  if (invalid.ok()) read.regex = *std::move(regex);
   read.max_bytes = max_bytes;
-  Future<std::string> future = read.promise.emplace().future();
-  absl::Status started = StartRead(std::move(read));
-  if (!started.ok()) return MakeReadyFuture<std::string>(started);
-  return future;
-}
-
-void BaseIOStream::ReadUntilRegex(absl::string_view pattern, size_t max_bytes,
-                                  ReadCallback callback) {
-  ReadUntilRegex(pattern, max_bytes)
-      .AddDoneCallback(
-          [callback = std::move(callback)](const absl::StatusOr<std::string>& result) mutable {
-            callback(result);
-          });
+  return BeginRead(std::move(read), std::move(callback), std::move(invalid));
 }
 
 Future<std::string> BaseIOStream::ReadUntilClose() {
   PendingRead read;
   read.kind = ReadKind::kUntilClose;
-  Future<std::string> future = read.promise.emplace().future();
-  absl::Status started = StartRead(std::move(read));
-  if (!started.ok()) return MakeReadyFuture<std::string>(started);
-  return future;
+  return BeginRead(std::move(read), nullptr);
 }
 
 void BaseIOStream::ReadUntilClose(ReadCallback callback) {
-  ReadUntilClose().AddDoneCallback(
-      [callback = std::move(callback)](const absl::StatusOr<std::string>& result) mutable {
-        callback(result);
-      });
+  PendingRead read;
+  read.kind = ReadKind::kUntilClose;
+  BeginRead(std::move(read), std::move(callback));
 }
 
 Future<std::string> BaseIOStream::ReadUntilCloseStreaming(StreamingCallback streaming_callback) {
   PendingRead read;
   read.kind = ReadKind::kUntilClose;
   read.streaming = std::make_shared<StreamingCallback>(std::move(streaming_callback));
-  Future<std::string> future = read.promise.emplace().future();
-  absl::Status started = StartRead(std::move(read));
-  if (!started.ok()) return MakeReadyFuture<std::string>(started);
-  return future;
+  return BeginRead(std::move(read), nullptr);
 }
 
 Future<size_t> BaseIOStream::ReadInto(absl::Span<char> buffer, bool partial) {
+  return ReadIntoImpl(buffer, partial, nullptr);
+}
+
+void BaseIOStream::ReadInto(absl::Span<char> buffer, bool partial, ReadIntoCallback callback) {
+  ReadIntoImpl(buffer, partial, std::move(callback));
+}
+
+Future<size_t> BaseIOStream::ReadIntoImpl(absl::Span<char> buffer, bool partial,
+                                          ReadIntoCallback callback) {
   PendingRead read;
   read.kind = ReadKind::kInto;
   read.into = buffer;
   read.num_bytes = buffer.size();
   read.partial = partial;
   Future<size_t> future = read.into_promise.emplace().future();
-  absl::Status started = StartRead(std::move(read));
-  if (!started.ok()) return MakeReadyFuture<size_t>(started);
+  if (callback != nullptr) {
+    future.AddDoneCallback(
+        [callback = std::move(callback)](const absl::StatusOr<size_t>& result) mutable {
+          callback(result);
+        });
+  }
+  StartRead(std::move(read), absl::OkStatus());
   return future;
 }
 
-void BaseIOStream::ReadInto(absl::Span<char> buffer, bool partial, ReadIntoCallback callback) {
-  ReadInto(buffer, partial)
-      .AddDoneCallback([callback = std::move(callback)](const absl::StatusOr<size_t>& result) mutable {
-        callback(result);
-      });
+Future<std::string> BaseIOStream::BeginRead(PendingRead read, ReadCallback callback,
+                                            absl::Status invalid) {
+  Future<std::string> future = read.promise.emplace().future();
+  // The callback is attached before the read starts, so that it is scheduled before the close
+  // callback even when the read fails inside this call (and closes the stream).
+  if (callback != nullptr) {
+    future.AddDoneCallback(
+        [callback = std::move(callback)](const absl::StatusOr<std::string>& result) mutable {
+          callback(result);
+        });
+  }
+  StartRead(std::move(read), std::move(invalid));
+  return future;
 }
 
-absl::Status BaseIOStream::StartRead(PendingRead read) {
-  if (reading()) {
-    if (closed_) return StreamClosedError(error_);
-    return absl::FailedPreconditionError(
-        "Already reading: a stream allows one pending read at a time");
+void BaseIOStream::StartRead(PendingRead read, absl::Status invalid) {
+  if (invalid.ok() && reading()) {
+    invalid = closed_ ? StreamClosedError(error_)
+                      : absl::FailedPreconditionError(
+                            "Already reading: a stream allows one pending read at a time");
+  }
+  if (!invalid.ok()) {
+    if (read.promise.has_value()) read.promise->SetResult(invalid);
+    if (read.into_promise.has_value()) read.into_promise->SetResult(invalid);
+    return;
   }
   read_ = std::move(read);
   TryInlineRead();
-  return absl::OkStatus();
 }
 
 size_t BaseIOStream::Available() const {

@@ -244,9 +244,19 @@ class BaseIOStream {
     std::optional<Promise<size_t>> into_promise;
   };
 
-  // Starts `read`, unless a read is pending or the stream is closed with nothing to give;
-  // returns the status to fail the new read's future with in that case.
-  absl::Status StartRead(PendingRead read);
+  Future<std::string> ReadBytesImpl(size_t num_bytes, bool partial, ReadCallback callback);
+  Future<std::string> ReadUntilImpl(absl::string_view delimiter, size_t max_bytes,
+                                    ReadCallback callback);
+  static absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(absl::string_view pattern);
+  Future<std::string> ReadUntilRegexImpl(absl::StatusOr<std::shared_ptr<const re2::RE2>> regex,
+                                         size_t max_bytes, ReadCallback callback);
+  Future<size_t> ReadIntoImpl(absl::Span<char> buffer, bool partial, ReadIntoCallback callback);
+  // Makes `read`'s future, attaches `callback` (if any), and starts the read.
+  Future<std::string> BeginRead(PendingRead read, ReadCallback callback,
+                                absl::Status invalid = absl::OkStatus());
+  // Starts `read`, or fails its future at once: with `invalid` if that is not OK (bad
+  // arguments), else if a read is pending already.
+  void StartRead(PendingRead read, absl::Status invalid);
   void TryInlineRead();
   // Reads from the fd as much as the pending read needs (Tornado: _read_to_buffer_loop).
   void ReadToBufferLoop();
