@@ -118,7 +118,7 @@ constexpr int64_t kMiB = 1024 * 1024;
 void TrickleSizes(benchmark::internal::Benchmark* b) {
   b->Args({kMiB, kKiB})->Args({16 * kMiB, kKiB})->Args({100 * kMiB, 4 * kKiB});
   b->Args({kMiB, 1})->Args({4 * kMiB, 1});
-  b->Unit(benchmark::kMillisecond)->Iterations(1);
+  b->Unit(benchmark::kMillisecond)->Iterations(3);
 }
 BENCHMARK_TEMPLATE(BM_Trickle, TrickleRead::kReadBytes)->Apply(TrickleSizes);
 BENCHMARK_TEMPLATE(BM_Trickle, TrickleRead::kReadUntil)->Apply(TrickleSizes);
@@ -128,7 +128,7 @@ BENCHMARK_TEMPLATE(BM_Trickle, TrickleRead::kReadUntilRegex)
     ->Args({kMiB, kKiB})
     ->Args({4 * kMiB, kKiB})
     ->Unit(benchmark::kMillisecond)
-    ->Iterations(1);
+    ->Iterations(3);
 
 // ReadUntilRegex with max_bytes, the recommended form: 16 KiB messages ending in "\r\n\r\n",
 // trickled in 1 KiB pieces, each read bounded by 64 KiB.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the IOLoop benchmark for every backend this platform supports (optimized build, side by
-# side in one run) and prints one markdown table: callbacks/s and timers/s (higher is better),
-# and the cost of one loop iteration with N idle fds registered (lower is better).
+# Runs gust's benchmarks (optimized build, baselines side by side in the same run) and prints
+# the markdown tables the README shows:
+#   1. the IOLoop benchmark on every backend this platform supports;
+#   2. the stream benchmark, with each gust figure next to its baseline and their ratio.
 # Extra arguments go to the benchmark binaries (e.g. --benchmark_repetitions=3).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -9,42 +10,73 @@ tools/install_deps.sh || exit 1
 
 backends=(poll select)
 [ "$(uname -s)" = Linux ] && backends=(epoll "${backends[@]}")
-targets=()
+targets=(//iostream:io_stream_benchmark)
 for backend in "${backends[@]}"; do targets+=("//iostream:io_loop_benchmark_$backend"); done
 bazel build -c opt "${targets[@]}" 2>/dev/null || { echo "build failed" >&2; exit 1; }
 bin=$(bazel info -c opt bazel-bin 2>/dev/null)
 
-results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 for backend in "${backends[@]}"; do
-  "$bin/iostream/io_loop_benchmark_$backend" --benchmark_format=csv "$@" 2>/dev/null |
-    awk -F, -v OFS=, -v backend="$backend" '/^"BM_/ { gsub(/"/, ""); print backend, $0 }' >>"$results"
+  "$bin/iostream/io_loop_benchmark_$backend" --benchmark_format=csv "$@" >"$work/loop_$backend.csv" 2>/dev/null
 done
+# Google Benchmark's CSV output needs every row to have the same counters: the heap
+# measurement (which has its own) runs separately.
+"$bin/iostream/io_stream_benchmark" --benchmark_format=csv --benchmark_filter=-IdleStreamHeap "$@" \
+  >"$work/stream.csv" 2>/dev/null
+"$bin/iostream/io_stream_benchmark" --benchmark_format=csv --benchmark_filter=IdleStreamHeap \
+  >"$work/heap.csv" 2>/dev/null
 
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
   "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)"
-echo
-header="| benchmark |"
-rule="|---|"
-for backend in "${backends[@]}"; do header+=" $backend |"; rule+="---|"; done
-echo "$header"
-echo "$rule"
-# csv columns (after the backend): name,iterations,real_time,cpu_time,time_unit,bytes_per_second,
-# items_per_second,label,error_occurred,error_message
-awk -F, -v order="${backends[*]}" '
-  BEGIN { n = split(order, backends, " ") }
-  {
-    name = $2
-    if (!(name in seen)) { seen[name] = 1; names[++count] = name }
-    if ($10 == "true") { value = substr($0, index($0, $11)); sub(/;.*/, "", value); value = "n/a: " value }
-    else if ($8 != "") value = sprintf("%.2f M/s", $8 / 1e6)
-    else value = sprintf("%.0f %s", $4, $6)
-    cell[name, $1] = value
-  }
-  END {
-    for (i = 1; i <= count; ++i) {
-      line = "| " names[i] " |"
-      for (b = 1; b <= n; ++b) line = line " " cell[names[i], backends[b]] " |"
-      print line
-    }
-  }' "$results"
+python3 - "$work" "${backends[@]}" <<'PYTHON'
+import csv, os, sys
+
+work, backends = sys.argv[1], sys.argv[2:]
+
+def rows(path):
+    with open(path) as f:
+        lines = [line for line in f if line.startswith('name,') or line.startswith('"BM_')]
+    return {row['name']: row for row in csv.DictReader(lines)}
+
+def show(row):
+    if row.get('error_occurred') == 'true':
+        return 'n/a: ' + row['error_message'].split(';')[0]
+    if row.get('items_per_second'):
+        return '%.2f M/s' % (float(row['items_per_second']) / 1e6)
+    if row.get('bytes_per_second'):
+        return '%.0f MiB/s' % (float(row['bytes_per_second']) / 2**20)
+    return '%.0f %s' % (float(row['cpu_time']), row['time_unit'])
+
+loops = {b: rows(os.path.join(work, 'loop_%s.csv' % b)) for b in backends}
+print('\n| IOLoop benchmark | ' + ' | '.join(backends) + ' |')
+print('|---|' + '---|' * len(backends))
+for name in loops[backends[0]]:
+    print('| %s | %s |' % (name, ' | '.join(show(loops[b][name]) for b in backends)))
+
+stream = rows(os.path.join(work, 'stream.csv'))
+stream.update(rows(os.path.join(work, 'heap.csv')))
+def rate(name):
+    row = stream[name]
+    return float(row.get('bytes_per_second') or row.get('items_per_second') or 0)
+
+print('\n| stream benchmark | gust | baseline | baseline is | gust / baseline |')
+print('|---|---|---|---|---|')
+for name, row in stream.items():
+    base = None
+    if 'kReadUntil' in name:
+        base = name.replace('kReadUntilRegex', 'kReadBytes').replace('kReadUntil', 'kReadBytes')
+        what = 'ReadBytes, same pieces'
+    elif name.startswith('BM_BulkReadBytes'):
+        base, what = name.replace('BulkReadBytes', 'BulkRawSyscalls'), 'raw read/write'
+    elif name.startswith('BM_SmallWrites/'):
+        base, what = name.replace('SmallWrites', 'SmallWritesRawSyscalls'), 'one write() each'
+    if base in stream:
+        print('| %s | %s | %s | %s | %.2f |' % (name, show(row), show(stream[base]), what,
+                                               rate(name) / rate(base)))
+    elif 'heap_bytes_per_stream' in row and row['heap_bytes_per_stream']:
+        print('| %s | %.0f bytes of heap per idle stream (read buffer: %s bytes) | | | |' % (
+            name, float(row['heap_bytes_per_stream']), row.get('read_buffer_bytes', '?')))
+    elif 'Raw' not in name and 'kReadBytes' not in name:
+        print('| %s | %s | | | |' % (name, show(row)))
+PYTHON
