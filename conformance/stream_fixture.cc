@@ -24,13 +24,34 @@ std::string StreamKindName(const ::testing::TestParamInfo<StreamKind>& info) {
       return "Unix";
     case StreamKind::kPipe:
       return "Pipe";
+    case StreamKind::kTls:
+      return "Tls";
   }
   return "Unknown";
 }
 
-::testing::internal::ValueArray<StreamKind, StreamKind, StreamKind, StreamKind> AllStreamKinds() {
-  return ::testing::Values(StreamKind::kTcp4, StreamKind::kTcp6, StreamKind::kUnix,
-                           StreamKind::kPipe);
+std::string TestCert(absl::string_view name) {
+  return absl::StrCat("conformance/testcerts/", name);
+}
+
+std::shared_ptr<const TlsContext> TestServerContext(absl::string_view cert,
+                                                    std::vector<std::string> alpn) {
+  TlsOptions options;
+  options.cert_chain_file = TestCert(absl::StrCat(cert, ".pem"));
+  options.private_key_file = TestCert(absl::StrCat(cert, ".key"));
+  options.alpn_protocols = std::move(alpn);
+  absl::StatusOr<std::shared_ptr<const TlsContext>> context = TlsContext::Create(true, options);
+  EXPECT_TRUE(context.ok()) << context.status();
+  return context.ok() ? *context : nullptr;
+}
+
+std::shared_ptr<const TlsContext> TestClientContext(std::vector<std::string> alpn) {
+  TlsOptions options;
+  options.ca_file = TestCert("ca.pem");
+  options.alpn_protocols = std::move(alpn);
+  absl::StatusOr<std::shared_ptr<const TlsContext>> context = TlsContext::Create(false, options);
+  EXPECT_TRUE(context.ok()) << context.status();
+  return context.ok() ? *context : nullptr;
 }
 
 absl::StatusOr<std::unique_ptr<Listener>> Listener::Open(StreamKind kind) {
@@ -38,6 +59,7 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::Open(StreamKind kind) {
   std::string path;
   switch (kind) {
     case StreamKind::kTcp4:
+    case StreamKind::kTls:
       address = SocketAddress::FromIp("127.0.0.1", 0);
       break;
     case StreamKind::kTcp6:
@@ -109,18 +131,31 @@ StreamPair StreamTest::MakePair(const BaseIOStream::Options& options) {
     }
     return pair;
   }
-  absl::StatusOr<std::unique_ptr<IOStream>> client =
-      IOStream::Create((*listener)->family(), options);
-  EXPECT_TRUE(client.ok()) << client.status();
-  if (!client.ok()) return pair;
-  Future<IOStream*> connected = (*client)->Connect((*listener)->address());
+  std::unique_ptr<IOStream> client;
+  if (IsTls()) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    client = std::make_unique<SSLIOStream>(fd, TestClientContext(), /*server_side=*/false,
+                                           "localhost", options);
+  } else {
+    absl::StatusOr<std::unique_ptr<IOStream>> created =
+        IOStream::Create((*listener)->family(), options);
+    EXPECT_TRUE(created.ok()) << created.status();
+    if (!created.ok()) return pair;
+    client = *std::move(created);
+  }
+  Future<IOStream*> connected = client->Connect((*listener)->address());
   absl::StatusOr<int> accepted = (*listener)->Accept();
   EXPECT_TRUE(accepted.ok()) << accepted.status();
+  if (!accepted.ok()) return pair;
+  if (IsTls()) {
+    pair.reader = std::make_unique<SSLIOStream>(*accepted, TestServerContext(),
+                                                /*server_side=*/true, "", options);
+  } else {
+    pair.reader = std::make_unique<IOStream>(*accepted, options);
+  }
   absl::StatusOr<IOStream*> result = Await(connected);
   EXPECT_TRUE(result.ok()) << result.status();
-  if (!accepted.ok()) return pair;
-  pair.reader = std::make_unique<IOStream>(*accepted, options);
-  pair.writer = *std::move(client);
+  pair.writer = std::move(client);
   return pair;
 }
 

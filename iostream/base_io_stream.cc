@@ -531,12 +531,16 @@ bool BaseIOStream::WatchingForClose() const {
 void BaseIOStream::HandleEvents(int fd, uint32_t events) {
   if (closed_) return;
   handling_events_ = true;
+  bool just_connected = false;
   if (connecting_) {
-    HandleConnect();  // finishes connecting, or closes
+    HandleConnect();  // finishes connecting (or a handshake step), or closes
+    // Data may have arrived with the end of a handshake, or sit decrypted inside the TLS
+    // library where the poller cannot see it: look for it now.
+    just_connected = !closed_ && !connecting_;
   }
   if (!closed_ && !connecting_) {
     const bool wants_data = reading() || WatchingForClose();
-    if ((events & (IOLoop::kRead | IOLoop::kError)) && wants_data) {
+    if (((events & (IOLoop::kRead | IOLoop::kError)) || just_connected) && wants_data) {
       if (reading()) {
         TryFinishAfterEvent();
       } else {
@@ -568,7 +572,11 @@ void BaseIOStream::UpdateInterest(bool drop_extra) {
   if (closed_) return;
   uint32_t desired = 0;
   if (reading() || WatchingForClose()) desired |= IOLoop::kRead;
-  if (writing() || connecting_) desired |= IOLoop::kWrite;
+  if (connecting_) {
+    desired |= ConnectingInterest();
+  } else if (writing()) {
+    desired |= IOLoop::kWrite;
+  }
   // Read interest is dropped lazily: a request/response stream usually starts its next read
   // before more data arrives, and keeping the registration saves two poller updates per cycle.
   // Write interest is dropped at once, since a writable socket would report it every time.
@@ -600,6 +608,33 @@ void BaseIOStream::SetInterest(uint32_t events) {
 void BaseIOStream::StartConnecting() {
   connecting_ = true;
   UpdateInterest(/*drop_extra=*/false);
+}
+
+void BaseIOStream::UpdateConnectingInterest() { UpdateInterest(/*drop_extra=*/true); }
+
+BaseIOStream::CloseCallback BaseIOStream::TakeCloseCallback() {
+  CloseCallback callback = std::move(close_callback_);
+  close_callback_ = nullptr;
+  return callback;
+}
+
+BaseIOStream::Options BaseIOStream::options() const {
+  Options options;
+  options.max_buffer_size = max_buffer_size_;
+  options.read_chunk_size = read_chunk_size_;
+  options.max_write_buffer_size = max_write_buffer_size_;
+  return options;
+}
+
+bool BaseIOStream::idle() const {
+  return !closed_ && !connecting_ && !reading() && !writing() && read_buffer_.empty();
+}
+
+void BaseIOStream::Detach() {
+  if (registered_fd_ >= 0) loop_.RemoveHandler(registered_fd_).IgnoreError();
+  registered_fd_ = -1;
+  interest_ = 0;
+  closed_ = true;
 }
 
 void BaseIOStream::FinishConnecting() {

@@ -218,10 +218,23 @@ class BaseIOStream {
   virtual void FailPendingOperations(const absl::Status& closed_error) {}
 
   bool connecting() const { return connecting_; }
-  // Marks the stream as connecting: writes are queued, not sent, and the fd is watched for
-  // writability until FinishConnecting().
+  // Marks the stream as connecting (or handshaking): writes are queued, not sent, reads are not
+  // attempted, and the fd is watched for ConnectingInterest() until FinishConnecting().
   void StartConnecting();
   void FinishConnecting();
+  // What to watch the fd for while connecting: writability for a TCP connect; a TLS handshake
+  // wants whatever the TLS library asks for. Call UpdateConnectingInterest() when it changes.
+  virtual uint32_t ConnectingInterest() const { return IOLoop::kWrite; }
+  void UpdateConnectingInterest();
+
+  // For handing the fd over to another stream (IOStream::StartTls).
+  Options options() const;
+  CloseCallback TakeCloseCallback();
+  // Open, not connecting, nothing pending, nothing buffered either way.
+  bool idle() const;
+  // Leaves the loop and marks the stream closed without closing the fd, failing nothing and
+  // scheduling nothing (there must be nothing pending: see idle()).
+  void Detach();
 
   // Must be called by the destructor of every concrete subclass, while CloseFd() still works.
   void CloseForDestruction() { Close(); }

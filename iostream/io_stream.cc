@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "iostream/errors.h"
+#include "iostream/ssl_io_stream.h"
 
 namespace gust {
 
@@ -29,33 +30,11 @@ absl::StatusOr<std::unique_ptr<IOStream>> IOStream::Create(int family, const Opt
 }
 
 Future<IOStream*> IOStream::Connect(const SocketAddress& address) {
-  if (closed()) return MakeReadyFuture<IOStream*>(StreamClosedError(error()));
-  if (connect_started_) {
-    return MakeReadyFuture<IOStream*>(absl::FailedPreconditionError(
-        "IOStream::Connect: called twice (connect takes an unconnected socket)"));
-  }
-  connect_started_ = true;
-  connect_address_ = address.ToString();
-  Future<IOStream*> future = connect_promise_.emplace().future();
-  int result;
-  do {
-    result = connect(fd_, address.sockaddr_ptr(), address.size());
-  } while (result != 0 && errno == EINTR);
-  if (result == 0) {
-    // Unix sockets (and some loopback cases) connect at once.
-    Promise<IOStream*> promise = std::move(*connect_promise_);
-    connect_promise_.reset();
-    promise.SetResult(this);
-  } else if (errno == EINPROGRESS || errno == EAGAIN) {
-    StartConnecting();
-  } else {
-    Close(ErrnoError(errno, absl::StrCat("connect to ", connect_address_)));
-  }
-  return future;
+  return ConnectTo(address, address.host());
 }
 
 Future<IOStream*> IOStream::Connect(absl::string_view host, uint16_t port) {
-  if (closed() || connect_started_) return Connect(SocketAddress());  // the same errors
+  if (closed() || connect_started_) return ConnectTo(SocketAddress(), "");  // the same errors
   int family = AF_UNSPEC;
   socklen_t size = sizeof(family);
   getsockopt(fd_, SOL_SOCKET, SO_DOMAIN, &family, &size);
@@ -66,20 +45,59 @@ Future<IOStream*> IOStream::Connect(absl::string_view host, uint16_t port) {
     Close(address.status());  // fails the future, as a failed connect would
     return future;
   }
-  return Connect(*address);
+  return ConnectTo(*address, std::string(host));
+}
+
+Future<IOStream*> IOStream::ConnectTo(const SocketAddress& address, std::string host) {
+  if (closed()) return MakeReadyFuture<IOStream*>(StreamClosedError(error()));
+  if (connect_started_) {
+    return MakeReadyFuture<IOStream*>(absl::FailedPreconditionError(
+        "IOStream::Connect: called twice (connect takes an unconnected socket)"));
+  }
+  connect_started_ = true;
+  connect_address_ = address.ToString();
+  OnConnectTarget(std::move(host));
+  Future<IOStream*> future = connect_promise_.emplace().future();
+  int result;
+  do {
+    result = connect(fd_, address.sockaddr_ptr(), address.size());
+  } while (result != 0 && errno == EINTR);
+  if (result == 0) {
+    // Unix sockets (and some loopback cases) connect at once.
+    StartConnecting();
+    OnConnected();
+  } else if (errno == EINPROGRESS || errno == EAGAIN) {
+    tcp_connecting_ = true;
+    StartConnecting();
+  } else {
+    Close(ErrnoError(errno, absl::StrCat("connect to ", connect_address_)));
+  }
+  return future;
 }
 
 void IOStream::HandleConnect() {
-  int error = 0;
-  socklen_t size = sizeof(error);
-  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
-  if (error != 0) return Close(ErrnoError(error, absl::StrCat("connect to ", connect_address_)));
-  FinishConnecting();
-  if (connect_promise_.has_value()) {
-    Promise<IOStream*> promise = std::move(*connect_promise_);
-    connect_promise_.reset();
-    promise.SetResult(this);
+  if (tcp_connecting_) {
+    int error = 0;
+    socklen_t size = sizeof(error);
+    if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+    if (error != 0) {
+      return Close(ErrnoError(error, absl::StrCat("connect to ", connect_address_)));
+    }
+    tcp_connecting_ = false;
   }
+  OnConnected();
+}
+
+void IOStream::OnConnected() {
+  FinishConnecting();
+  ResolveConnect();
+}
+
+void IOStream::ResolveConnect() {
+  if (!connect_promise_.has_value()) return;
+  Promise<IOStream*> promise = std::move(*connect_promise_);
+  connect_promise_.reset();
+  promise.SetResult(this);
 }
 
 void IOStream::FailPendingOperations(const absl::Status& closed_error) {
@@ -87,6 +105,44 @@ void IOStream::FailPendingOperations(const absl::Status& closed_error) {
   Promise<IOStream*> promise = std::move(*connect_promise_);
   connect_promise_.reset();
   promise.SetResult(closed_error);
+}
+
+Future<std::shared_ptr<SSLIOStream>> IOStream::StartTls(bool server_side,
+                                                        const TlsOptions& options,
+                                                        std::string server_hostname) {
+  absl::StatusOr<std::shared_ptr<const TlsContext>> context =
+      TlsContext::Create(server_side, options);
+  if (!context.ok()) return MakeReadyFuture<std::shared_ptr<SSLIOStream>>(context.status());
+  return StartTls(server_side, *std::move(context), std::move(server_hostname));
+}
+
+Future<std::shared_ptr<SSLIOStream>> IOStream::StartTls(bool server_side,
+                                                        std::shared_ptr<const TlsContext> context,
+                                                        std::string server_hostname) {
+  if (!idle()) {
+    return MakeReadyFuture<std::shared_ptr<SSLIOStream>>(absl::FailedPreconditionError(
+        "IOStream is not idle; cannot convert to TLS (it is closed or connecting, a read or "
+        "write is pending, or data is buffered)"));
+  }
+  CloseCallback close_callback = TakeCloseCallback();
+  const Options stream_options = options();
+  const int fd = fd_;
+  Detach();
+  fd_ = -1;
+  auto tls = std::make_shared<SSLIOStream>(fd, std::move(context), server_side,
+                                           std::move(server_hostname), stream_options);
+  if (close_callback != nullptr) tls->SetCloseCallback(std::move(close_callback));
+  Promise<std::shared_ptr<SSLIOStream>> promise;
+  Future<std::shared_ptr<SSLIOStream>> future = promise.future();
+  tls->WaitForHandshake().AddDoneCallback(
+      [tls, promise = std::move(promise)](const absl::StatusOr<SSLIOStream*>& done) mutable {
+        if (done.ok()) {
+          promise.SetResult(std::move(tls));
+        } else {
+          promise.SetResult(done.status());
+        }
+      });
+  return future;
 }
 
 void IOStream::SetNodelay(bool value) {
@@ -100,7 +156,7 @@ void IOStream::SetNodelay(bool value) {
 }
 
 void IOStream::CloseFd() {
-  close(fd_);
+  if (fd_ >= 0) close(fd_);
   fd_ = -1;
 }
 

@@ -20,8 +20,11 @@
 #include "iostream/base_io_stream.h"
 #include "iostream/future.h"
 #include "iostream/socket_address.h"
+#include "iostream/tls_context.h"
 
 namespace gust {
+
+class SSLIOStream;
 
 class IOStream : public BaseIOStream {
  public:
@@ -43,6 +46,21 @@ class IOStream : public BaseIOStream {
   // loop: prefer a numeric address); a failed resolution fails the future the same way.
   Future<IOStream*> Connect(absl::string_view host, uint16_t port);
 
+  // Tornado: start_tls(server_side, ssl_options, server_hostname). Hands this stream's socket to
+  // a new SSLIOStream, which it resolves with once the handshake is done. The stream must be
+  // idle: connected, nothing pending, nothing buffered either way (else FailedPreconditionError
+  // and the stream stays as it is); bad options fail the same way and change nothing. Once it
+  // succeeds this stream is closed (without closing the socket) and must not be used; the new
+  // one has its close callback and its Options, max_write_buffer_size included (Tornado drops
+  // that one). A handshake failure fails the future with StreamClosedError whose real error is
+  // BoringSSL's reason. `server_hostname` is sent as SNI and checked against the certificate.
+  Future<std::shared_ptr<SSLIOStream>> StartTls(bool server_side,
+                                                const TlsOptions& options = TlsOptions(),
+                                                std::string server_hostname = "");
+  Future<std::shared_ptr<SSLIOStream>> StartTls(bool server_side,
+                                                std::shared_ptr<const TlsContext> context,
+                                                std::string server_hostname = "");
+
   // Tornado: set_nodelay(). TCP_NODELAY on TCP sockets; ignored for Unix sockets and errors.
   void SetNodelay(bool value) override;
 
@@ -56,8 +74,19 @@ class IOStream : public BaseIOStream {
   void HandleConnect() override;
   void FailPendingOperations(const absl::Status& closed_error) override;
 
+  // Called by Connect with the host it connects to (the name given, or the numeric address).
+  virtual void OnConnectTarget(std::string host) {}
+  // Called once the TCP connection is up; finishes connecting and resolves Connect's future.
+  // SSLIOStream starts its handshake here instead.
+  virtual void OnConnected();
+  void ResolveConnect();
+  bool tcp_connecting() const { return tcp_connecting_; }
+
  private:
+  Future<IOStream*> ConnectTo(const SocketAddress& address, std::string host);
+
   int fd_;
+  bool tcp_connecting_ = false;
   bool connect_started_ = false;
   std::string connect_address_;  // for error messages
   std::optional<Promise<IOStream*>> connect_promise_;

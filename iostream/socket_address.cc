@@ -79,6 +79,18 @@ uint16_t SocketAddress::port() const {
   return 0;
 }
 
+std::string SocketAddress::host() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (family() == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text,
+              sizeof(text));
+  } else if (family() == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text,
+              sizeof(text));
+  }
+  return text;
+}
+
 std::string SocketAddress::ToString() const {
   char text[INET6_ADDRSTRLEN] = {};
   switch (family()) {

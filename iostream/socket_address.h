@@ -41,6 +41,9 @@ class SocketAddress {
   // The port of an IPv4 or IPv6 address, 0 otherwise.
   uint16_t port() const;
 
+  // The numeric host of an IPv4 or IPv6 address ("127.0.0.1", "::1"), "" otherwise.
+  std::string host() const;
+
   // "127.0.0.1:80", "[::1]:80" or "unix:/path".
   std::string ToString() const;
 

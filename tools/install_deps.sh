@@ -15,6 +15,10 @@ PACKAGES=(
   libgtest-dev
   libgmock-dev
   libbenchmark-dev
+  openssl              # makes the TLS test certificates; s_server/s_client interop peers
+  ca-certificates      # the system trust store TLS clients verify against by default
+  curl                 # HTTPS interop peer
+  python3-tornado      # the reference implementation, as an interop peer
 )
 
 missing=()

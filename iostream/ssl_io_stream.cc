@@ -1,0 +1,284 @@
+#include "iostream/ssl_io_stream.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "iostream/errors.h"
+#include "iostream/internal/check.h"
+
+namespace gust {
+namespace {
+
+// BoringSSL takes int lengths; Tornado caps each call at 1 GiB for the same reason.
+constexpr size_t kMaxTlsCall = size_t{1} << 30;
+// Small queued writes are gathered into one record of up to this size.
+constexpr size_t kRecordSize = 16 * 1024;
+
+bool IsIpLiteral(const std::string& host) {
+  unsigned char address[16];
+  return inet_pton(AF_INET, host.c_str(), address) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), address) == 1;
+}
+
+bool IsConnected(int fd) {
+  sockaddr_storage peer;
+  socklen_t size = sizeof(peer);
+  return getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &size) == 0;
+}
+
+}  // namespace
+
+SSLIOStream::SSLIOStream(int socket_fd, std::shared_ptr<const TlsContext> context,
+                         bool server_side, std::string server_hostname, const Options& options)
+    : IOStream(socket_fd, options),
+      context_(std::move(context)),
+      server_side_(server_side),
+      server_hostname_(std::move(server_hostname)),
+      handshake_wants_(server_side ? IOLoop::kRead : IOLoop::kWrite) {
+  // A connected socket starts its handshake now; an unconnected one after Connect().
+  if (IsConnected(socket_fd)) StartConnecting();
+}
+
+SSLIOStream::~SSLIOStream() { CloseForDestruction(); }
+
+void SSLIOStream::OnConnectTarget(std::string host) {
+  if (server_hostname_.empty()) server_hostname_ = std::move(host);
+}
+
+void SSLIOStream::OnConnected() { DoHandshake(); }
+
+void SSLIOStream::HandleConnect() {
+  if (tcp_connecting()) {
+    IOStream::HandleConnect();  // checks the connect, then OnConnected()
+  } else {
+    DoHandshake();
+  }
+}
+
+uint32_t SSLIOStream::ConnectingInterest() const {
+  return tcp_connecting() ? IOLoop::kWrite : handshake_wants_;
+}
+
+absl::Status SSLIOStream::SetUpSsl() {
+  if (context_ == nullptr) return absl::InvalidArgumentError("SSLIOStream: no TlsContext");
+  ssl_.reset(SSL_new(context_->ssl_ctx()));
+  if (ssl_ == nullptr || !SSL_set_fd(ssl_.get(), fileno())) {
+    return absl::InternalError(absl::StrCat("SSL_new: ", tls_internal::TakeSslErrors()));
+  }
+  // Retrying a write may pass a buffer that moved or grew: the stream's write buffer gathers
+  // whatever is queued at the time.
+  SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (server_side_) {
+    SSL_set_accept_state(ssl_.get());
+    return absl::OkStatus();
+  }
+  SSL_set_connect_state(ssl_.get());
+  const bool ip = IsIpLiteral(server_hostname_);
+  if (!server_hostname_.empty() && !ip) {
+    SSL_set_tlsext_host_name(ssl_.get(), server_hostname_.c_str());
+  }
+  if (context_->check_hostname()) {
+    if (server_hostname_.empty()) {
+      return absl::InvalidArgumentError(
+          "check_hostname requires server_hostname: give one, connect by host name, or set "
+          "TlsOptions::check_hostname = false");
+    }
+    const int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_.get()),
+                                                      server_hostname_.c_str())
+                      : SSL_set1_host(ssl_.get(), server_hostname_.c_str());
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot check host name '", server_hostname_, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void SSLIOStream::DoHandshake() {
+  if (ssl_ == nullptr) {
+    absl::Status set_up = SetUpSsl();
+    if (!set_up.ok()) {
+      internal::LogLine("ERROR", absl::StrCat("Uncaught exception, closing connection: ",
+                                              set_up.ToString()));
+      return Close(std::move(set_up));
+    }
+  }
+  ERR_clear_error();
+  const int result = SSL_do_handshake(ssl_.get());
+  if (result == 1) {
+    handshake_done_ = true;
+    FinishConnecting();
+    ResolveConnect();
+    if (handshake_promise_.has_value()) {
+      Promise<SSLIOStream*> promise = std::move(*handshake_promise_);
+      handshake_promise_.reset();
+      promise.SetResult(this);
+    }
+    return;
+  }
+  const int error = SSL_get_error(ssl_.get(), result);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+    handshake_wants_ = error == SSL_ERROR_WANT_READ ? IOLoop::kRead : IOLoop::kWrite;
+    UpdateConnectingInterest();
+    return;
+  }
+  absl::Status status = HandshakeError(error);
+  // A peer that hangs up mid-handshake (port scanners, health checks) is not worth a log line.
+  if (error == SSL_ERROR_SSL) {
+    internal::LogLine("WARNING",
+                      absl::StrCat("SSL Error on fd ", fileno(), ": ", status.message()));
+  }
+  Close(std::move(status));
+}
+
+absl::Status SSLIOStream::HandshakeError(int ssl_error) {
+  const std::string errors = tls_internal::TakeSslErrors();
+  if (ssl_error == SSL_ERROR_SSL) {
+    const long verify = SSL_get_verify_result(ssl_.get());
+    if (verify != X509_V_OK) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "TLS handshake failed: certificate verify failed: ",
+          X509_verify_cert_error_string(verify), " (", errors, ")"));
+    }
+    return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", errors));
+  }
+  if (ssl_error == SSL_ERROR_SYSCALL && errno != 0) {
+    return ErrnoError(errno, "TLS handshake");
+  }
+  return ErrnoError(ECONNRESET, "TLS handshake: the peer closed the connection");
+}
+
+absl::Status SSLIOStream::IoError(int ssl_error, absl::string_view operation) {
+  const std::string errors = tls_internal::TakeSslErrors();
+  if (ssl_error == SSL_ERROR_SYSCALL) {
+    if (errno != 0) return ErrnoError(errno, operation);
+    return ErrnoError(ECONNRESET, absl::StrCat(operation, ": TLS connection truncated (the "
+                                                          "peer closed without close_notify)"));
+  }
+  if (ssl_error == SSL_ERROR_ZERO_RETURN) {
+    return ErrnoError(EPIPE, absl::StrCat(operation, ": the peer sent close_notify"));
+  }
+  if (errors.find("UNEXPECTED_EOF") != std::string::npos) {
+    return ErrnoError(ECONNRESET, absl::StrCat(operation, ": TLS connection truncated (",
+                                               errors, ")"));
+  }
+  return absl::UnavailableError(absl::StrCat(operation, ": ", errors));
+}
+
+absl::StatusOr<std::optional<size_t>> SSLIOStream::ReadFromFd(absl::Span<char> buffer) {
+  if (!handshake_done_) return std::optional<size_t>();
+  ERR_clear_error();
+  errno = 0;
+  const int n = SSL_read(ssl_.get(), buffer.data(),
+                         static_cast<int>(std::min(buffer.size(), kMaxTlsCall)));
+  if (n > 0) return std::optional<size_t>(static_cast<size_t>(n));
+  const int error = SSL_get_error(ssl_.get(), n);
+  switch (error) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      return std::optional<size_t>();
+    case SSL_ERROR_ZERO_RETURN:
+      return std::optional<size_t>(0);  // close_notify: a clean end of stream
+    default:
+      return IoError(error, absl::StrCat("TLS read on fd ", fileno()));
+  }
+}
+
+absl::StatusOr<size_t> SSLIOStream::WriteToFd(absl::Span<const iovec> data) {
+  if (!handshake_done_) return 0;
+  const char* bytes;
+  size_t size;
+  if (data.size() == 1 || data[0].iov_len >= kRecordSize) {
+    bytes = static_cast<const char*>(data[0].iov_base);
+    size = std::min(data[0].iov_len, kMaxTlsCall);
+  } else {
+    scratch_.clear();
+    for (const iovec& piece : data) {
+      const size_t n = std::min(piece.iov_len, kRecordSize - scratch_.size());
+      scratch_.append(static_cast<const char*>(piece.iov_base), n);
+      if (scratch_.size() == kRecordSize) break;
+    }
+    bytes = scratch_.data();
+    size = scratch_.size();
+  }
+  ERR_clear_error();
+  errno = 0;
+  const int n = SSL_write(ssl_.get(), bytes, static_cast<int>(size));
+  if (n > 0) return static_cast<size_t>(n);
+  const int error = SSL_get_error(ssl_.get(), n);
+  if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) return 0;
+  return IoError(error, absl::StrCat("TLS write on fd ", fileno()));
+}
+
+void SSLIOStream::CloseFd() {
+  if (ssl_ != nullptr && handshake_done_) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get());  // sends close_notify if the socket takes it; never blocks
+    ERR_clear_error();
+  }
+  IOStream::CloseFd();
+}
+
+void SSLIOStream::FailPendingOperations(const absl::Status& closed_error) {
+  IOStream::FailPendingOperations(closed_error);
+  if (!handshake_promise_.has_value()) return;
+  Promise<SSLIOStream*> promise = std::move(*handshake_promise_);
+  handshake_promise_.reset();
+  promise.SetResult(closed_error);
+}
+
+Future<SSLIOStream*> SSLIOStream::WaitForHandshake() {
+  if (handshake_done_) return MakeReadyFuture<SSLIOStream*>(this);
+  if (handshake_promise_.has_value()) {
+    return MakeReadyFuture<SSLIOStream*>(absl::FailedPreconditionError(
+        "WaitForHandshake: Already waiting (a handshake future is pending)"));
+  }
+  if (closed()) return MakeReadyFuture<SSLIOStream*>(StreamClosedError(error()));
+  return handshake_promise_.emplace().future();
+}
+
+std::string SSLIOStream::alpn_protocol() const {
+  if (ssl_ == nullptr) return "";
+  const uint8_t* data = nullptr;
+  unsigned size = 0;
+  SSL_get0_alpn_selected(ssl_.get(), &data, &size);
+  return std::string(reinterpret_cast<const char*>(data), size);
+}
+
+std::string SSLIOStream::server_name() const {
+  if (ssl_ == nullptr) return "";
+  const char* name = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
+  return name != nullptr ? name : "";
+}
+
+std::string SSLIOStream::tls_version() const {
+  return ssl_ != nullptr && handshake_done_ ? SSL_get_version(ssl_.get()) : "";
+}
+
+std::string SSLIOStream::cipher() const {
+  if (ssl_ == nullptr || !handshake_done_) return "";
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_.get());
+  return cipher != nullptr ? SSL_CIPHER_get_name(cipher) : "";
+}
+
+bssl::UniquePtr<X509> SSLIOStream::peer_certificate() const {
+  if (ssl_ == nullptr) return nullptr;
+  return bssl::UniquePtr<X509>(SSL_get_peer_certificate(ssl_.get()));
+}
+
+std::string SSLIOStream::peer_certificate_subject() const {
+  bssl::UniquePtr<X509> certificate = peer_certificate();
+  if (certificate == nullptr) return "";
+  char text[512];
+  X509_NAME_oneline(X509_get_subject_name(certificate.get()), text, sizeof(text));
+  return text;
+}
+
+}  // namespace gust

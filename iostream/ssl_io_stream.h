@@ -1,0 +1,92 @@
+// SSLIOStream: an IOStream that speaks TLS (BoringSSL); Tornado's tornado.iostream.SSLIOStream.
+//
+// Every read and write behaves as on an IOStream; the handshake runs first, on its own, and
+// reads and writes made meanwhile wait for it. A client verifies the server's certificate and
+// name by default (see tls_context.h) and sends the host name as SNI. A failed handshake closes
+// the stream; every pending future then fails with StreamClosedError whose real error carries
+// BoringSSL's reason ("certificate verify failed: certificate has expired", ...).
+//
+// Ends of stream: a peer's close_notify is a clean end (error() stays OK); a peer that closes
+// the connection without one (a truncation) ends the stream like a reset: ReadUntilClose
+// gets the data that arrived, and error() says the connection was truncated (ErrnoOf() gives
+// ECONNRESET). Close() sends close_notify when the handshake had finished. Renegotiation is
+// refused (BoringSSL's default).
+//
+// Example (client):
+//   TlsOptions options;  // verify against the system store
+//   auto stream = std::make_unique<SSLIOStream>(socket(...), *TlsContext::Create(false, options),
+//                                               /*server_side=*/false);
+//   co_await stream->Connect("example.com", 443);  // resolves after the handshake
+
+#ifndef GUST_IOSTREAM_SSL_IO_STREAM_H_
+#define GUST_IOSTREAM_SSL_IO_STREAM_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <openssl/ssl.h>
+
+#include "iostream/io_stream.h"
+#include "iostream/tls_context.h"
+
+namespace gust {
+
+class SSLIOStream : public IOStream {
+ public:
+  // Takes ownership of `socket_fd`. A server stream takes an accepted socket and starts its
+  // handshake at once (in the loop's next iterations). A client stream takes either an
+  // unconnected socket (then Connect(), which resolves after the handshake) or a connected one
+  // (the handshake starts at once). `server_hostname` (clients) is sent as SNI and checked
+  // against the certificate; when empty, the host given to Connect() is used.
+  SSLIOStream(int socket_fd, std::shared_ptr<const TlsContext> context, bool server_side,
+              std::string server_hostname = "", const Options& options = Options());
+  ~SSLIOStream() override;
+
+  // Tornado: wait_for_handshake(). Resolves with this stream once the handshake has finished
+  // (at once if it has). Calling it again while the first call is pending is a
+  // FailedPreconditionError ("Already waiting").
+  Future<SSLIOStream*> WaitForHandshake();
+
+  bool handshake_done() const { return handshake_done_; }
+  // After the handshake: the ALPN protocol chosen ("" if none), the SNI name the client sent
+  // (server side), the TLS version ("TLSv1.3"), the cipher, and the peer's certificate (null if
+  // it sent none).
+  std::string alpn_protocol() const;
+  std::string server_name() const;
+  std::string tls_version() const;
+  std::string cipher() const;
+  bssl::UniquePtr<X509> peer_certificate() const;
+  // The peer certificate's subject, one line ("CN=localhost"), or "".
+  std::string peer_certificate_subject() const;
+
+ protected:
+  void CloseFd() override;
+  absl::StatusOr<size_t> WriteToFd(absl::Span<const iovec> data) override;
+  absl::StatusOr<std::optional<size_t>> ReadFromFd(absl::Span<char> buffer) override;
+  void HandleConnect() override;
+  void FailPendingOperations(const absl::Status& closed_error) override;
+  uint32_t ConnectingInterest() const override;
+  void OnConnectTarget(std::string host) override;
+  void OnConnected() override;
+
+ private:
+  void DoHandshake();
+  absl::Status SetUpSsl();
+  absl::Status HandshakeError(int ssl_error);
+  absl::Status IoError(int ssl_error, absl::string_view operation);
+
+  const std::shared_ptr<const TlsContext> context_;
+  const bool server_side_;
+  std::string server_hostname_;
+  bssl::UniquePtr<SSL> ssl_;
+  bool handshake_done_ = false;
+  uint32_t handshake_wants_ = IOLoop::kWrite;
+  std::optional<Promise<SSLIOStream*>> handshake_promise_;
+  std::string scratch_;  // gathers small queued writes into one TLS record
+};
+
+}  // namespace gust
+
+#endif  // GUST_IOSTREAM_SSL_IO_STREAM_H_
