@@ -183,6 +183,9 @@ class BaseIOStream {
   // Tornado: fileno(). -1 once closed.
   virtual int fileno() const = 0;
 
+  // The options in force (defaults filled in, the chunk size clamped).
+  Options options() const;
+
   // The loop the stream runs on (IOLoop::Current() when it was made).
   IOLoop& io_loop() const { return loop_; }
 
@@ -228,7 +231,6 @@ class BaseIOStream {
   void UpdateConnectingInterest();
 
   // For handing the fd over to another stream (IOStream::StartTls).
-  Options options() const;
   CloseCallback TakeCloseCallback();
   // Open, not connecting, nothing pending, nothing buffered either way.
   bool idle() const;

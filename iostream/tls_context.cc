@@ -65,14 +65,18 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::Create(bool server
     if (!SSL_CTX_use_certificate_chain_file(ctx.get(), options.cert_chain_file.c_str())) {
       return SslFailure("certificate chain file", options.cert_chain_file);
     }
+    // BoringSSL checks the key against the certificate as it loads it.
     if (!SSL_CTX_use_PrivateKey_file(ctx.get(), options.private_key_file.c_str(),
-                                     SSL_FILETYPE_PEM)) {
-      return SslFailure("private key file", options.private_key_file);
-    }
-    if (!SSL_CTX_check_private_key(ctx.get())) {
+                                     SSL_FILETYPE_PEM) ||
+        !SSL_CTX_check_private_key(ctx.get())) {
+      const std::string errors = tls_internal::TakeSslErrors();
+      if (errors.find("KEY_VALUES_MISMATCH") != std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "private key file '", options.private_key_file,
+            "' does not match certificate chain file '", options.cert_chain_file, "': ", errors));
+      }
       return absl::InvalidArgumentError(absl::StrCat(
-          "private key file '", options.private_key_file, "' does not match certificate chain '",
-          options.cert_chain_file, "': ", tls_internal::TakeSslErrors()));
+          "bad private key file '", options.private_key_file, "': ", errors));
     }
   } else if (server_side) {
     return absl::InvalidArgumentError(
