@@ -1,12 +1,14 @@
 #include "iostream/ssl_io_stream.h"
 
 #include <arpa/inet.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +27,51 @@ bool IsIpLiteral(const std::string& host) {
   unsigned char address[16];
   return inet_pton(AF_INET, host.c_str(), address) == 1 ||
          inet_pton(AF_INET6, host.c_str(), address) == 1;
+}
+
+// BoringSSL's fd BIO writes with write(2), which raises SIGPIPE when the peer has gone (a
+// close_notify sent to a closed connection, say). This BIO sends with MSG_NOSIGNAL instead.
+int BioWrite(BIO* bio, const char* data, int size) {
+  BIO_clear_retry_flags(bio);
+  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio)));
+  ssize_t n;
+  do {
+    n = send(fd, data, size, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_write(bio);
+  return static_cast<int>(n);
+}
+
+int BioRead(BIO* bio, char* data, int size) {
+  BIO_clear_retry_flags(bio);
+  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio)));
+  ssize_t n;
+  do {
+    n = recv(fd, data, size, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_read(bio);
+  return static_cast<int>(n);
+}
+
+long BioControl(BIO* bio, int command, long arg, void* ptr) {
+  return command == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+int BioCreate(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+const BIO_METHOD* SocketBioMethod() {
+  static const BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "gust socket");
+    BIO_meth_set_write(m, BioWrite);
+    BIO_meth_set_read(m, BioRead);
+    BIO_meth_set_ctrl(m, BioControl);
+    BIO_meth_set_create(m, BioCreate);
+    return m;
+  }();
+  return method;
 }
 
 bool IsConnected(int fd) {
@@ -69,9 +116,12 @@ uint32_t SSLIOStream::ConnectingInterest() const {
 absl::Status SSLIOStream::SetUpSsl() {
   if (context_ == nullptr) return absl::InvalidArgumentError("SSLIOStream: no TlsContext");
   ssl_.reset(SSL_new(context_->ssl_ctx()));
-  if (ssl_ == nullptr || !SSL_set_fd(ssl_.get(), fileno())) {
+  BIO* bio = BIO_new(SocketBioMethod());
+  if (ssl_ == nullptr || bio == nullptr) {
     return absl::InternalError(absl::StrCat("SSL_new: ", tls_internal::TakeSslErrors()));
   }
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fileno())));
+  SSL_set_bio(ssl_.get(), bio, bio);  // the SSL owns the BIO
   // Retrying a write may pass a buffer that moved or grew: the stream's write buffer gathers
   // whatever is queued at the time.
   SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
