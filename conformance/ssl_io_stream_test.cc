@@ -310,6 +310,29 @@ TEST_F(SslTest, CloseNotifyAndTruncation) {
   }
 }
 
+// Writing (and sending close_notify) to a peer that has gone never raises SIGPIPE, which would
+// kill this test; the write fails with StreamClosedError saying why.
+TEST_F(SslTest, WritingToAGonePeerDoesNotRaiseSigpipe) {
+  Connection c = Connect(TestClientContext(), TestServerContext());
+  ASSERT_TRUE(Await(c.connected).ok());
+  ASSERT_TRUE(Await(c.server->WaitForHandshake()).ok());
+  c.server.reset();
+  absl::Status status;
+  for (int i = 0; i < 100 && status.ok(); ++i) {
+    status = Await(c.client->Write(std::string(64 * 1024, 'p')));
+  }
+  EXPECT_TRUE(IsStreamClosedError(status)) << status;
+  const int error = ErrnoOf(status);
+  EXPECT_TRUE(error == EPIPE || error == ECONNRESET) << status;
+
+  Connection d = Connect(TestClientContext(), TestServerContext());
+  ASSERT_TRUE(Await(d.connected).ok());
+  ASSERT_TRUE(Await(d.server->WaitForHandshake()).ok());
+  d.server.reset();
+  RunFor(absl::Milliseconds(5));
+  d.client->Close();  // sends close_notify into a closed connection
+}
+
 // TLS records split in every way: a proxy between client and server forwards one byte per loop
 // iteration in each direction.
 TEST_F(SslTest, RecordsSplitIntoSingleBytes) {

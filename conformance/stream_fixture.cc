@@ -159,10 +159,6 @@ StreamPair StreamTest::MakePair(const BaseIOStream::Options& options) {
   return pair;
 }
 
-void StreamTest::RunFor(absl::Duration duration) {
-  loop().CallLater(duration, [this] { loop().Stop(); });
-  ASSERT_TRUE(loop().Start().ok());
-}
 
 }  // namespace testing
 }  // namespace gust

@@ -82,9 +82,6 @@ class StreamTest : public LoopTest, public ::testing::WithParamInterface<StreamK
   FutureResult<T> Await(Future<T> future, absl::Duration timeout = absl::Seconds(30)) {
     return loop().RunSync([&] { return future; }, timeout);
   }
-
-  // Runs the loop for `duration`.
-  void RunFor(absl::Duration duration);
 };
 
 }  // namespace testing

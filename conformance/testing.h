@@ -36,6 +36,12 @@ class LoopTest : public ::testing::Test {
     }
   }
 
+  // Runs the loop for `duration`.
+  void RunFor(absl::Duration duration) {
+    loop_->CallLater(duration, [this] { loop_->Stop(); });
+    ASSERT_TRUE(loop_->Start().ok());
+  }
+
   std::unique_ptr<IOLoop> loop_;
 };
 
