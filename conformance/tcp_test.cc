@@ -1,0 +1,353 @@
+// TCPServer, TCPClient and netutil (Tornado's tcpserver, tcpclient and netutil) on every
+// backend: echo over real sockets, 1 000 connections on one loop, running out of fds, Stop with
+// clients connected, threads, Happy Eyeballs, timeouts and error texts. Loopback only.
+
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "conformance/stream_fixture.h"
+#include "gtest/gtest.h"
+#include "iostream/errors.h"
+#include "iostream/netutil.h"
+#include "iostream/ssl_io_stream.h"
+#include "iostream/tcp_client.h"
+#include "iostream/tcp_server.h"
+
+namespace gust {
+namespace {
+
+using ::gust::testing::TestClientContext;
+using ::gust::testing::TestServerContext;
+
+// Echoes lines until the client closes.
+Task<void> EchoLines(std::unique_ptr<IOStream> stream, SocketAddress) {
+  for (;;) {
+    absl::StatusOr<std::string> line = co_await stream->ReadUntil("\n", 65536);
+    if (!line.ok()) co_return absl::OkStatus();
+    stream->Write(*std::move(line));
+  }
+}
+
+// A resolver that answers from a fixed list, for Happy Eyeballs tests.
+class FixedResolver : public Resolver {
+ public:
+  explicit FixedResolver(std::vector<SocketAddress> addresses) : addresses_(addresses) {}
+  Future<std::vector<SocketAddress>> Resolve(std::string, uint16_t, int) override {
+    return MakeReadyFuture<std::vector<SocketAddress>>(addresses_);
+  }
+
+ private:
+  std::vector<SocketAddress> addresses_;
+};
+
+class TcpTest : public testing::LoopTest {
+ protected:
+  template <typename T>
+  FutureResult<T> Await(Future<T> future, absl::Duration timeout = absl::Seconds(30)) {
+    return loop().RunSync([&] { return future; }, timeout);
+  }
+
+  uint16_t PortOf(const TCPServer& server) { return server.addresses().at(0).port(); }
+
+  // Sends a line on `stream` and expects it back.
+  void ExpectEcho(IOStream& stream, const std::string& line) {
+    stream.Write(line);
+    absl::StatusOr<std::string> echoed = Await(stream.ReadUntil("\n"));
+    ASSERT_TRUE(echoed.ok()) << echoed.status();
+    EXPECT_EQ(*echoed, line);
+  }
+
+  // A listening socket on ::1 whose backlog is full and that never accepts: connecting to it
+  // neither succeeds nor fails (the SYNs are dropped).
+  SocketAddress BlackHole() {
+    black_hole_ = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    SocketAddress address = *SocketAddress::FromIp("::1", 0);
+    EXPECT_EQ(bind(black_hole_, address.sockaddr_ptr(), address.size()), 0);
+    EXPECT_EQ(listen(black_hole_, 0), 0);
+    sockaddr_storage bound;
+    socklen_t size = sizeof(bound);
+    getsockname(black_hole_, reinterpret_cast<sockaddr*>(&bound), &size);
+    address = SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), size);
+    for (int i = 0; i < 4; ++i) {
+      const int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      connect(fd, address.sockaddr_ptr(), address.size());
+      fillers_.push_back(fd);
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+    return address;
+  }
+
+  void TearDown() override {
+    for (int fd : fillers_) close(fd);
+    if (black_hole_ >= 0) close(black_hole_);
+  }
+
+  int black_hole_ = -1;
+  std::vector<int> fillers_;
+};
+
+TEST_F(TcpTest, EchoThroughServerAndClient) {
+  TCPServer server(EchoLines);
+  ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
+  TCPClient client;
+  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+      Await(client.Connect("127.0.0.1", PortOf(server)));
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  ExpectEcho(**stream, "hello\n");
+  ExpectEcho(**stream, std::string(60000, 'x') + "\n");
+}
+
+// The default resolver resolves off the loop; "localhost" may give ::1 and 127.0.0.1, and the
+// server listens on both.
+TEST_F(TcpTest, ConnectByNameWithTheDefaultResolver) {
+  TCPServer server(EchoLines);
+  ASSERT_TRUE(server.Listen(0, "localhost").ok());
+  absl::StatusOr<std::vector<SocketAddress>> addresses =
+      Await(DefaultResolver()->Resolve("localhost", 80));
+  ASSERT_TRUE(addresses.ok()) << addresses.status();
+  EXPECT_FALSE(addresses->empty());
+  TCPClient client;
+  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+      Await(client.Connect("localhost", PortOf(server)));
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  ExpectEcho(**stream, "by name\n");
+  EXPECT_EQ(Await(DefaultResolver()->Resolve("", 80)).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(TcpTest, OneThousandConnectionsOnOneLoop) {
+  if (loop().backend_name() == "select") {
+    GTEST_SKIP() << "2 000 fds in one process: past select's FD_SETSIZE (1024), by design";
+  }
+  constexpr int kClients = 1000;
+  if (testing::RaiseFdLimit(2 * kClients + 200) < 2 * kClients + 200) {
+    GTEST_SKIP() << "RLIMIT_NOFILE hard limit too low";
+  }
+  TCPServer server(EchoLines);
+  ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
+  TCPClient client;
+  std::vector<Future<std::shared_ptr<IOStream>>> connecting;
+  for (int i = 0; i < kClients; ++i) connecting.push_back(client.Connect("127.0.0.1", PortOf(server)));
+  std::vector<std::shared_ptr<IOStream>> streams;
+  for (auto& future : connecting) {
+    absl::StatusOr<std::shared_ptr<IOStream>> stream = Await(future);
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    streams.push_back(*stream);
+  }
+  std::vector<Future<std::string>> replies;
+  for (int i = 0; i < kClients; ++i) {
+    streams[i]->Write(absl::StrCat("client ", i, "\n"));
+    replies.push_back(streams[i]->ReadUntil("\n"));
+  }
+  for (int i = 0; i < kClients; ++i) {
+    absl::StatusOr<std::string> reply = Await(replies[i]);
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(*reply, absl::StrCat("client ", i, "\n"));
+  }
+  EXPECT_EQ(server.active_connections(), kClients);
+  streams.clear();
+  connecting.clear();  // the futures hold the streams too
+  EXPECT_EQ(server.Drain(absl::Seconds(10)), 0);
+}
+
+// Out of fds: accepting pauses and backs off (no busy loop), and recovers once fds are free.
+TEST_F(TcpTest, AcceptRecoversFromEmfile) {
+  absl::StatusOr<std::vector<int>> listening = BindSockets(0, "127.0.0.1");
+  ASSERT_TRUE(listening.ok());
+  const int listen_fd = listening->at(0);
+  sockaddr_storage bound;
+  socklen_t size = sizeof(bound);
+  getsockname(listen_fd, reinterpret_cast<sockaddr*>(&bound), &size);
+  const SocketAddress address =
+      SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), size);
+  std::vector<int> accepted;
+  absl::StatusOr<std::unique_ptr<AcceptHandler>> handler =
+      AcceptHandler::Add(listen_fd, [&](int fd, SocketAddress) { accepted.push_back(fd); });
+  ASSERT_TRUE(handler.ok());
+
+  // Use up every fd but a few, then connect more clients than there are fds left.
+  rlimit original;
+  getrlimit(RLIMIT_NOFILE, &original);
+  rlimit low = original;
+  low.rlim_cur = 256;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> clients;
+  for (int i = 0; i < 8; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    connect(fd, address.sockaddr_ptr(), address.size());
+    clients.push_back(fd);
+  }
+  ::testing::internal::CaptureStderr();  // before the fds run out: it needs one
+  std::vector<int> hogs;
+  for (;;) {
+    const int fd = dup(0);
+    if (fd < 0) break;
+    hogs.push_back(fd);
+  }
+  ASSERT_FALSE(hogs.empty());
+  for (int i = 0; i < 3; ++i) {  // leave room for 3 accepts
+    close(hogs.back());
+    hogs.pop_back();
+  }
+  RunFor(absl::Milliseconds(200));
+  const int backoffs_while_starved = (*handler)->backoffs();
+  EXPECT_EQ(accepted.size(), 3u);
+  EXPECT_GT(backoffs_while_starved, 0);
+  EXPECT_LT(backoffs_while_starved, 20) << "backing off should not spin";
+  for (int fd : hogs) close(fd);
+  setrlimit(RLIMIT_NOFILE, &original);
+  RunUntil([&] { return accepted.size() == clients.size(); });
+  ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(accepted.size(), clients.size());
+  for (int fd : accepted) close(fd);
+  for (int fd : clients) close(fd);
+  handler->reset();
+  close(listen_fd);
+}
+
+// Stop() stops accepting; connections being served go on, and Drain waits for them.
+TEST_F(TcpTest, StopWhileClientsAreConnected) {
+  TCPServer server(EchoLines);
+  ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
+  const uint16_t port = PortOf(server);
+  TCPClient client;
+  std::shared_ptr<IOStream> stream = *Await(client.Connect("127.0.0.1", port));
+  ExpectEcho(*stream, "before stop\n");
+  server.Stop();
+  ExpectEcho(*stream, "after stop\n");
+  absl::StatusOr<std::shared_ptr<IOStream>> refused = Await(client.Connect("127.0.0.1", port));
+  EXPECT_FALSE(refused.ok());
+  EXPECT_EQ(server.active_connections(), 1);
+  stream->Close();
+  EXPECT_EQ(server.Drain(absl::Seconds(10)), 0);
+}
+
+// Bind + Start(n): n threads, each with its own loop and SO_REUSEPORT sockets.
+TEST_F(TcpTest, MultiThreadedServer) {
+  TCPServer server(EchoLines);
+  ASSERT_TRUE(server.Bind(0, "127.0.0.1").ok());
+  ASSERT_TRUE(server.Start(2).ok());
+  const uint16_t port = PortOf(server);
+  TCPClient client;
+  std::vector<std::shared_ptr<IOStream>> streams;
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<std::shared_ptr<IOStream>> stream = Await(client.Connect("127.0.0.1", port));
+    ASSERT_TRUE(stream.ok()) << stream.status();
+    ExpectEcho(**stream, absl::StrCat("thread test ", i, "\n"));
+    streams.push_back(*stream);
+  }
+  streams.clear();
+  server.Stop();
+  EXPECT_EQ(server.Drain(absl::Seconds(10)), 0);
+}
+
+TEST_F(TcpTest, TlsServerAndClient) {
+  TCPServer::Options options;
+  options.tls = TestServerContext();
+  TCPServer server(EchoLines, options);
+  ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
+  ConnectOptions tls;
+  tls.tls = TestClientContext();
+  tls.server_hostname = "localhost";
+  TCPClient client;
+  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+      Await(client.Connect("127.0.0.1", PortOf(server), tls));
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  auto* tls_stream = dynamic_cast<SSLIOStream*>(stream->get());
+  ASSERT_NE(tls_stream, nullptr);
+  EXPECT_TRUE(tls_stream->handshake_done());
+  ExpectEcho(**stream, "over tls\n");
+}
+
+// Happy Eyeballs: the IPv6 address never answers; after the delay the IPv4 one is tried and
+// wins, and the attempt on IPv6 is abandoned.
+TEST_F(TcpTest, HappyEyeballsFallsBackToTheOtherFamily) {
+  TCPServer server(EchoLines);
+  ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
+  const SocketAddress v6 = BlackHole();
+  const SocketAddress v4 = *SocketAddress::FromIp("127.0.0.1", PortOf(server));
+  TCPClient client(std::make_shared<FixedResolver>(std::vector<SocketAddress>{v6, v4}));
+  ConnectOptions options;
+  options.happy_eyeballs_delay = absl::Milliseconds(200);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+      Await(client.Connect("dual.example", v4.port(), options));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  EXPECT_GE(took, absl::Milliseconds(190));
+  EXPECT_LT(took, absl::Seconds(5));
+  ExpectEcho(**stream, "via ipv4\n");
+}
+
+TEST_F(TcpTest, ConnectTimeoutNamesWhatWasTried) {
+  const SocketAddress v6 = BlackHole();
+  TCPClient client(std::make_shared<FixedResolver>(std::vector<SocketAddress>{v6}));
+  ConnectOptions options;
+  options.timeout = absl::Milliseconds(200);
+  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+      Await(client.Connect("slow.example", v6.port(), options));
+  EXPECT_EQ(stream.status().code(), absl::StatusCode::kDeadlineExceeded) << stream.status();
+  EXPECT_NE(std::string(stream.status().message()).find("slow.example"), std::string::npos)
+      << stream.status();
+}
+
+TEST_F(TcpTest, RefusedConnectionNamesEveryAddressTried) {
+  // A port nothing listens on: one a socket was just bound to and let go of.
+  const int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const SocketAddress any = *SocketAddress::FromIp("127.0.0.1", 0);
+  ASSERT_EQ(bind(probe, any.sockaddr_ptr(), any.size()), 0);
+  sockaddr_storage bound;
+  socklen_t size = sizeof(bound);
+  getsockname(probe, reinterpret_cast<sockaddr*>(&bound), &size);
+  close(probe);
+  const uint16_t port =
+      SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), size).port();
+  const SocketAddress v4 = *SocketAddress::FromIp("127.0.0.1", port);
+  const SocketAddress v6 = *SocketAddress::FromIp("::1", port);
+  TCPClient client(std::make_shared<FixedResolver>(std::vector<SocketAddress>{v6, v4}));
+  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+      Await(client.Connect("nowhere.example", port));
+  ASSERT_FALSE(stream.ok());
+  const std::string message(stream.status().message());
+  EXPECT_NE(message.find(absl::StrCat("nowhere.example:", port)), std::string::npos) << message;
+  EXPECT_NE(message.find(v4.ToString()), std::string::npos) << message;
+  EXPECT_NE(message.find(v6.ToString()), std::string::npos) << message;
+  EXPECT_NE(message.find("Connection refused"), std::string::npos) << message;
+}
+
+TEST_F(TcpTest, BindUnixSocket) {
+  char dir[] = "/tmp/gust-unix-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = absl::StrCat(dir, "/server.sock");
+  absl::StatusOr<int> first = BindUnixSocket(path, 0660);
+  ASSERT_TRUE(first.ok()) << first.status();
+  struct stat info;
+  ASSERT_EQ(stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0660u);
+  close(*first);
+  absl::StatusOr<int> again = BindUnixSocket(path);  // the stale socket file is replaced
+  ASSERT_TRUE(again.ok()) << again.status();
+  TCPServer server(EchoLines);
+  ASSERT_TRUE(server.AddSockets({*again}).ok());
+  std::unique_ptr<IOStream> stream = *IOStream::Create(AF_UNIX);
+  ASSERT_TRUE(Await(stream->Connect(*SocketAddress::FromUnixPath(path))).ok());
+  ExpectEcho(*stream, "unix\n");
+  server.Stop();
+  const std::string file = absl::StrCat(dir, "/regular");
+  std::ofstream(file) << "not a socket";
+  EXPECT_EQ(BindUnixSocket(file).status().code(), absl::StatusCode::kAlreadyExists);
+  unlink(file.c_str());
+  unlink(path.c_str());
+  rmdir(dir);
+}
+
+}  // namespace
+}  // namespace gust

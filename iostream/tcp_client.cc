@@ -1,0 +1,185 @@
+#include "iostream/tcp_client.h"
+
+#include <netinet/in.h>
+
+#include <deque>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "iostream/errors.h"
+#include "iostream/ssl_io_stream.h"
+
+namespace gust {
+namespace {
+
+// One connection attempt sequence (Tornado: _Connector). Owned by the callbacks it schedules.
+class Connector : public std::enable_shared_from_this<Connector> {
+ public:
+  Connector(std::string host, uint16_t port, ConnectOptions options)
+      : loop_(IOLoop::Current()),
+        host_(std::move(host)),
+        port_(port),
+        options_(std::move(options)) {}
+
+  Future<std::shared_ptr<IOStream>> future() { return promise_.future(); }
+
+  void Start(Future<std::vector<SocketAddress>> resolved) {
+    if (options_.timeout != absl::InfiniteDuration()) {
+      timeout_ = loop_.CallLater(options_.timeout, [self = shared_from_this()] {
+        self->Fail(absl::DeadlineExceededError(absl::StrCat(
+            "TCPClient: timed out after ", absl::FormatDuration(self->options_.timeout),
+            " connecting to ", self->Target(), self->Tried())));
+      });
+    }
+    resolved.AddDoneCallback(
+        [self = shared_from_this()](const absl::StatusOr<std::vector<SocketAddress>>& result) {
+          self->OnResolved(result);
+        });
+  }
+
+ private:
+  std::string Target() const { return absl::StrCat(host_, ":", port_); }
+  std::string Tried() const {
+    if (tried_.empty()) return "";
+    return absl::StrCat("; tried ", absl::StrJoin(tried_, ", "));
+  }
+
+  void OnResolved(const absl::StatusOr<std::vector<SocketAddress>>& result) {
+    if (done_) return;
+    if (!result.ok()) return Fail(result.status());
+    for (const SocketAddress& address : *result) {
+      if (primary_.empty() || address.family() == primary_.front().family()) {
+        primary_.push_back(address);
+      } else {
+        secondary_.push_back(address);
+      }
+    }
+    if (primary_.empty()) {
+      return Fail(absl::NotFoundError(absl::StrCat("TCPClient: no address for ", Target())));
+    }
+    TryNext(primary_);
+    eyeballs_ = loop_.CallLater(options_.happy_eyeballs_delay,
+                                [self = shared_from_this()] { self->StartSecondary(); });
+  }
+
+  void StartSecondary() {
+    if (done_ || secondary_started_) return;
+    secondary_started_ = true;
+    TryNext(secondary_);
+  }
+
+  void TryNext(std::deque<SocketAddress>& addresses) {
+    if (done_) return;
+    if (addresses.empty()) return MaybeFail();
+    const SocketAddress address = addresses.front();
+    addresses.pop_front();
+    const bool is_primary = &addresses == &primary_;
+    absl::StatusOr<std::unique_ptr<IOStream>> created =
+        IOStream::Create(address.family(), options_.stream_options);
+    if (created.ok() && (!options_.source_ip.empty() || options_.source_port != 0)) {
+      absl::StatusOr<SocketAddress> source = SocketAddress::FromIp(
+          options_.source_ip.empty() ? (address.family() == AF_INET6 ? "::" : "0.0.0.0")
+                                     : options_.source_ip,
+          options_.source_port);
+      if (!source.ok()) {
+        created = source.status();
+      } else if (bind((*created)->fileno(), source->sockaddr_ptr(), source->size()) != 0) {
+        created = ErrnoError(errno, absl::StrCat("bind ", source->ToString()));
+      }
+    }
+    if (!created.ok()) {
+      tried_.push_back(absl::StrCat(address.ToString(), " (", created.status().message(), ")"));
+      return TryNext(addresses);
+    }
+    std::shared_ptr<IOStream> stream = *std::move(created);
+    attempts_.push_back(stream);
+    ++pending_;
+    stream->Connect(address).AddDoneCallback(
+        [self = shared_from_this(), stream, address,
+         is_primary](const absl::StatusOr<IOStream*>& result) {
+          --self->pending_;
+          if (self->done_) return stream->Close();
+          if (result.ok()) return self->Win(stream);
+          const absl::Status real = RealError(result.status());
+          self->tried_.push_back(absl::StrCat(address.ToString(), " (",
+                                              real.ok() ? result.status().message()
+                                                        : real.message(),
+                                              ")"));
+          // A failure moves on at once: to the next address of the family, and (RFC 8305)
+          // to the other family without waiting for the delay.
+          self->TryNext(is_primary ? self->primary_ : self->secondary_);
+          if (is_primary) self->StartSecondary();
+        });
+  }
+
+  void MaybeFail() {
+    if (done_ || pending_ > 0 || !primary_.empty() || !secondary_.empty()) return;
+    if (!secondary_started_) return StartSecondary();
+    Fail(absl::UnavailableError(
+        absl::StrCat("TCPClient: cannot connect to ", Target(), Tried())));
+  }
+
+  void Finish() {
+    done_ = true;
+    loop_.RemoveTimeout(timeout_);
+    loop_.RemoveTimeout(eyeballs_);
+  }
+
+  void Win(std::shared_ptr<IOStream> stream) {
+    Finish();
+    for (const std::shared_ptr<IOStream>& other : attempts_) {
+      if (other != stream) other->Close();
+    }
+    attempts_.clear();
+    if (options_.tls == nullptr) return promise_.SetResult(std::move(stream));
+    const std::string name =
+        options_.server_hostname.empty() ? host_ : options_.server_hostname;
+    stream->StartTls(false, options_.tls, name)
+        .AddDoneCallback([self = shared_from_this()](
+                             const absl::StatusOr<std::shared_ptr<SSLIOStream>>& tls) {
+          if (tls.ok()) {
+            self->promise_.SetResult(std::shared_ptr<IOStream>(*tls));
+          } else {
+            self->promise_.SetResult(tls.status());
+          }
+        });
+  }
+
+  void Fail(absl::Status status) {
+    if (done_) return;
+    Finish();
+    for (const std::shared_ptr<IOStream>& attempt : attempts_) attempt->Close();
+    attempts_.clear();
+    promise_.SetResult(std::move(status));
+  }
+
+  IOLoop& loop_;
+  const std::string host_;
+  const uint16_t port_;
+  const ConnectOptions options_;
+  Promise<std::shared_ptr<IOStream>> promise_;
+  std::deque<SocketAddress> primary_;
+  std::deque<SocketAddress> secondary_;
+  bool secondary_started_ = false;
+  bool done_ = false;
+  int pending_ = 0;
+  std::vector<std::shared_ptr<IOStream>> attempts_;
+  std::vector<std::string> tried_;
+  IOLoop::TimeoutHandle timeout_;
+  IOLoop::TimeoutHandle eyeballs_;
+};
+
+}  // namespace
+
+Future<std::shared_ptr<IOStream>> TCPClient::Connect(std::string host, uint16_t port,
+                                                     ConnectOptions options) {
+  const int family = options.family;
+  auto connector = std::make_shared<Connector>(host, port, std::move(options));
+  Future<std::shared_ptr<IOStream>> future = connector->future();
+  connector->Start(resolver_->Resolve(std::move(host), port, family));
+  return future;
+}
+
+}  // namespace gust

@@ -1,0 +1,197 @@
+#include "iostream/tcp_server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "iostream/errors.h"
+#include "iostream/internal/check.h"
+#include "iostream/ssl_io_stream.h"
+
+namespace gust {
+
+TCPServer::TCPServer(HandleStream handle_stream, Options options)
+    : handle_stream_(std::make_shared<const HandleStream>(std::move(handle_stream))),
+      options_(std::move(options)) {}
+
+TCPServer::~TCPServer() {
+  Stop();
+  for (std::unique_ptr<IOLoop>& loop : thread_loops_) loop->Stop();
+  for (std::thread& thread : threads_) thread.join();
+  for (int fd : bound_) close(fd);
+}
+
+absl::Status TCPServer::Listen(uint16_t port, absl::string_view address) {
+  absl::StatusOr<std::vector<int>> sockets = BindSockets(port, address);
+  if (!sockets.ok()) return sockets.status();
+  return AddSockets(*std::move(sockets));
+}
+
+absl::Status TCPServer::AddSockets(std::vector<int> sockets) {
+  auto worker = std::make_unique<Worker>();
+  worker->loop = &IOLoop::Current();
+  worker->sockets = std::move(sockets);
+  absl::Status status = Accept(*worker);
+  std::lock_guard<std::mutex> lock(mu_);
+  workers_.push_back(std::move(worker));
+  return status;
+}
+
+absl::Status TCPServer::Bind(uint16_t port, absl::string_view address, int family,
+                             int backlog) {
+  absl::StatusOr<std::vector<int>> sockets =
+      BindSockets(port, address, family, backlog, /*reuse_port=*/true);
+  if (!sockets.ok()) return sockets.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  bound_.insert(bound_.end(), sockets->begin(), sockets->end());
+  bind_address_ = std::string(address);
+  bind_family_ = family;
+  bind_backlog_ = backlog;
+  return absl::OkStatus();
+}
+
+absl::Status TCPServer::Start(int num_threads) {
+  std::vector<int> first;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (bound_.empty()) return absl::FailedPreconditionError("TCPServer::Start: call Bind first");
+    first.swap(bound_);
+  }
+  if (num_threads <= 1) return AddSockets(std::move(first));
+  // Every thread gets its own sockets on the port the first set got.
+  sockaddr_storage actual;
+  socklen_t size = sizeof(actual);
+  getsockname(first[0], reinterpret_cast<sockaddr*>(&actual), &size);
+  const uint16_t bound_port =
+      SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&actual), size).port();
+  for (int i = 0; i < num_threads; ++i) {
+    std::vector<int> sockets;
+    if (i == 0) {
+      sockets = std::move(first);
+    } else {
+      absl::StatusOr<std::vector<int>> more =
+          BindSockets(bound_port, bind_address_, bind_family_, bind_backlog_, true);
+      if (!more.ok()) return more.status();
+      sockets = *std::move(more);
+    }
+    absl::StatusOr<std::unique_ptr<IOLoop>> loop = IOLoop::Create();
+    if (!loop.ok()) return loop.status();
+    IOLoop* raw_loop = loop->get();
+    auto worker = std::make_unique<Worker>();
+    worker->loop = raw_loop;
+    worker->sockets = std::move(sockets);
+    Worker* raw_worker = worker.get();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      workers_.push_back(std::move(worker));
+      thread_loops_.push_back(*std::move(loop));
+    }
+    absl::Notification started;
+    absl::Status accept_status;
+    threads_.emplace_back([this, raw_loop, raw_worker, &started, &accept_status] {
+      raw_loop->MakeCurrent();
+      accept_status = Accept(*raw_worker);
+      started.Notify();
+      absl::Status ran = raw_loop->Start();
+      if (!ran.ok()) internal::LogLine("ERROR", absl::StrCat("TCPServer thread: ", ran.ToString()));
+    });
+    started.WaitForNotification();
+    if (!accept_status.ok()) return accept_status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TCPServer::Accept(Worker& worker) {
+  for (int fd : worker.sockets) {
+    absl::StatusOr<std::unique_ptr<AcceptHandler>> acceptor = AcceptHandler::Add(
+        fd, [this](int connection, SocketAddress peer) { OnConnection(connection, peer); });
+    if (!acceptor.ok()) return acceptor.status();
+    worker.acceptors.push_back(*std::move(acceptor));
+    sockaddr_storage local;
+    socklen_t size = sizeof(local);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&local), &size);
+    std::lock_guard<std::mutex> lock(mu_);
+    addresses_.push_back(SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&local), size));
+  }
+  return absl::OkStatus();
+}
+
+void TCPServer::OnConnection(int fd, SocketAddress peer) {
+  std::unique_ptr<IOStream> stream;
+  if (options_.tls != nullptr) {
+    stream = std::make_unique<SSLIOStream>(fd, options_.tls, /*server_side=*/true, "",
+                                           options_.stream_options);
+  } else {
+    stream = std::make_unique<IOStream>(fd, options_.stream_options);
+  }
+  active_->fetch_add(1);
+  Task<void> task = (*handle_stream_)(std::move(stream), peer);
+  task.future().AddDoneCallback([active = active_, peer](const absl::Status& status) {
+    active->fetch_sub(1);
+    if (!status.ok() && !IsStreamClosedError(status)) {
+      internal::LogLine("ERROR", absl::StrCat("TCPServer: the handler for ", peer.ToString(),
+                                              " failed: ", status.ToString()));
+    }
+  });
+}
+
+void TCPServer::CloseWorker(Worker& worker) {
+  worker.acceptors.clear();
+  for (int fd : worker.sockets) close(fd);
+  worker.sockets.clear();
+}
+
+std::vector<SocketAddress> TCPServer::addresses() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return addresses_;
+}
+
+void TCPServer::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (std::unique_ptr<Worker>& worker : workers_) {
+    Worker* raw = worker.get();
+    bool own_thread = false;
+    for (const std::unique_ptr<IOLoop>& loop : thread_loops_) {
+      if (loop.get() == raw->loop) own_thread = true;
+    }
+    if (!own_thread) {
+      CloseWorker(*raw);  // accepting on the caller's loop, which is this thread's
+    } else {
+      // Acceptors belong to their loop's thread: close them there, and wait.
+      absl::Notification closed;
+      raw->loop->AddCallback([raw, &closed] {
+        CloseWorker(*raw);
+        closed.Notify();
+      });
+      closed.WaitForNotificationWithTimeout(absl::Seconds(5));
+    }
+  }
+}
+
+int TCPServer::Drain(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (active_->load() > 0 && absl::Now() < deadline) {
+    // Single-threaded servers drain on this thread's loop; threaded ones on their own.
+    bool runs_here = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const std::unique_ptr<Worker>& worker : workers_) {
+        if (worker->loop == &IOLoop::Current()) runs_here = true;
+      }
+    }
+    if (runs_here) {
+      IOLoop& loop = IOLoop::Current();
+      loop.CallLater(absl::Milliseconds(5), [&loop] { loop.Stop(); });
+      loop.Start().IgnoreError();
+    } else {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  }
+  return active_->load();
+}
+
+}  // namespace gust
