@@ -57,6 +57,14 @@ class TcpTest : public testing::LoopTest {
 
   uint16_t PortOf(const TCPServer& server) { return server.addresses().at(0).port(); }
 
+  // Closes the clients and waits for every handler to finish: a coroutine left suspended on a
+  // loop that never runs again would never end.
+  void Shutdown(TCPServer& server, std::vector<std::shared_ptr<IOStream>> clients) {
+    for (const std::shared_ptr<IOStream>& client : clients) client->Close();
+    server.Stop();
+    EXPECT_EQ(server.Drain(absl::Seconds(10)), 0);
+  }
+
   // Sends a line on `stream` and expects it back.
   void ExpectEcho(IOStream& stream, const std::string& line) {
     stream.Write(line);
@@ -103,6 +111,7 @@ TEST_F(TcpTest, EchoThroughServerAndClient) {
   ASSERT_TRUE(stream.ok()) << stream.status();
   ExpectEcho(**stream, "hello\n");
   ExpectEcho(**stream, std::string(60000, 'x') + "\n");
+  Shutdown(server, {*stream});
 }
 
 // The default resolver resolves off the loop; "localhost" may give ::1 and 127.0.0.1, and the
@@ -121,6 +130,7 @@ TEST_F(TcpTest, ConnectByNameWithTheDefaultResolver) {
   ExpectEcho(**stream, "by name\n");
   EXPECT_EQ(Await(DefaultResolver()->Resolve("", 80)).status().code(),
             absl::StatusCode::kNotFound);
+  Shutdown(server, {*stream});
 }
 
 TEST_F(TcpTest, OneThousandConnectionsOnOneLoop) {
@@ -265,6 +275,7 @@ TEST_F(TcpTest, TlsServerAndClient) {
   ASSERT_NE(tls_stream, nullptr);
   EXPECT_TRUE(tls_stream->handshake_done());
   ExpectEcho(**stream, "over tls\n");
+  Shutdown(server, {*stream});
 }
 
 // Happy Eyeballs: the IPv6 address never answers; after the delay the IPv4 one is tried and
@@ -285,6 +296,7 @@ TEST_F(TcpTest, HappyEyeballsFallsBackToTheOtherFamily) {
   EXPECT_GE(took, absl::Milliseconds(190));
   EXPECT_LT(took, absl::Seconds(5));
   ExpectEcho(**stream, "via ipv4\n");
+  Shutdown(server, {*stream});
 }
 
 TEST_F(TcpTest, ConnectTimeoutNamesWhatWasTried) {
@@ -340,7 +352,9 @@ TEST_F(TcpTest, BindUnixSocket) {
   std::unique_ptr<IOStream> stream = *IOStream::Create(AF_UNIX);
   ASSERT_TRUE(Await(stream->Connect(*SocketAddress::FromUnixPath(path))).ok());
   ExpectEcho(*stream, "unix\n");
+  stream->Close();
   server.Stop();
+  EXPECT_EQ(server.Drain(absl::Seconds(10)), 0);
   const std::string file = absl::StrCat(dir, "/regular");
   std::ofstream(file) << "not a socket";
   EXPECT_EQ(BindUnixSocket(file).status().code(), absl::StatusCode::kAlreadyExists);

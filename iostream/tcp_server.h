@@ -74,7 +74,8 @@ class TCPServer {
   // a worker thread's handler).
   void Stop();
   // After Stop(): waits until every connection's handler has finished, or `timeout`; returns
-  // how many were still running.
+  // how many were still running. Drain before the loops go away: a handler suspended on a loop
+  // that never runs again is never resumed (its coroutine frame, stream included, is leaked).
   int Drain(absl::Duration timeout);
   int active_connections() const { return active_->load(); }
 
