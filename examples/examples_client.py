@@ -1,0 +1,174 @@
+"""Drives the examples with real clients: Python's socket and ssl modules, and
+python3 -m http.server as the server for http_client. Run by examples_test.sh (from the
+runfiles directory); prints one line per check and 'N passed, N failed' at the end."""
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+CERTS = "conformance/testcerts"
+checks = {"passed": 0, "failed": 0}
+
+
+def check(name, condition, detail=""):
+    checks["passed" if condition else "failed"] += 1
+    print(("ok   " if condition else "FAIL ") + name + ("" if condition else ": " + detail))
+
+
+def start(binary, *args):
+    """Starts an example server on a free port; returns (process, port)."""
+    process = subprocess.Popen([binary, "--port=0", *args], stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()  # "listening on 127.0.0.1:PORT (backend, N threads)"
+    port = int(line.split()[2].rsplit(":", 1)[1])
+    return process, port
+
+
+def connect(port):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return sock
+
+
+def read_exactly(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def read_line(sock):
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_echo():
+    for threads in ("1", "2"):
+        process, port = start("examples/echo_server", "--threads=" + threads)
+        try:
+            socks = [connect(port) for _ in range(8)]
+            for i, sock in enumerate(socks):
+                payload = bytes([i]) * 200000
+                sock.sendall(payload)
+                echoed = read_exactly(sock, len(payload))
+                check("echo_server --threads=%s connection %d echoes 200000 bytes" % (threads, i),
+                      echoed == payload, "got %d bytes" % len(echoed))
+            for sock in socks:
+                sock.close()
+        finally:
+            process.kill()
+            process.wait()
+
+
+def test_line():
+    process, port = start("examples/line_server")
+    try:
+        sock = connect(port)
+        sock.sendall(b"one\r\ntwo\r\nthree\r\n")  # pipelined
+        got = read_exactly(sock, len(b"one\r\ntwo\r\nthree\r\n"))
+        check("line_server answers pipelined lines in order", got == b"one\r\ntwo\r\nthree\r\n", repr(got))
+        sock.sendall(b"x" * (70 * 1024))  # no "\r\n" within 64 KiB
+        sock.settimeout(10)
+        try:
+            closed = sock.recv(1) == b""
+        except ConnectionResetError:
+            closed = True
+        check("line_server closes on a line over 64 KiB", closed)
+        sock.close()
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_tls():
+    process, port = start("examples/tls_echo_server", "--cert=%s/server.pem" % CERTS,
+                          "--key=%s/server.key" % CERTS)
+    try:
+        context = ssl.create_default_context(cafile=CERTS + "/ca.pem")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost") as sock:
+                sock.sendall(b"secret line\n")
+                got = read_line(sock)
+                check("tls_echo_server echoes over verified TLS", got == b"secret line\n", repr(got))
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_chat():
+    process, port = start("examples/chat_server")
+    try:
+        alice, bob, carol = connect(port), connect(port), connect(port)
+        time.sleep(0.2)
+        for sock in (alice, bob, carol):
+            sock.setblocking(False)
+            try:
+                while sock.recv(65536):
+                    pass
+            except BlockingIOError:
+                pass
+            sock.setblocking(True)
+            sock.settimeout(10)
+        alice.sendall(b"hello room\n")
+        got_bob, got_carol = read_line(bob), read_line(carol)
+        check("chat_server broadcasts to bob", got_bob.endswith(b": hello room\n"), repr(got_bob))
+        check("chat_server broadcasts to carol", got_carol.endswith(b": hello room\n"), repr(got_carol))
+        carol.close()
+        left = read_line(bob)
+        check("chat_server announces a client that left", left.endswith(b" left\r\n"), repr(left))
+        alice.close()
+        bob.close()
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_http_client():
+    with tempfile.TemporaryDirectory() as root:
+        body = b"Hello from python3 -m http.server\n" * 100
+        with open(os.path.join(root, "hello.txt"), "wb") as f:
+            f.write(body)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", str(port), "--bind",
+                                   "127.0.0.1", "--directory", root],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            result = subprocess.run(["examples/http_client", "--host=127.0.0.1",
+                                     "--port=%d" % port, "--path=/hello.txt"],
+                                    capture_output=True, timeout=60)
+            check("http_client fetches the body", result.returncode == 0 and result.stdout == body,
+                  "rc=%d stderr=%r" % (result.returncode, result.stderr))
+            result = subprocess.run(["examples/http_client", "--host=127.0.0.1",
+                                     "--port=%d" % port, "--path=/missing"],
+                                    capture_output=True, timeout=60)
+            check("http_client reports a 404", result.returncode == 1 and b"404" in result.stderr,
+                  repr(result.stderr))
+        finally:
+            server.kill()
+            server.wait()
+
+
+for test in (test_echo, test_line, test_tls, test_chat, test_http_client):
+    try:
+        test()
+    except Exception as error:  # a hang or crash in one example must not hide the others
+        check(test.__name__, False, repr(error))
+print("%d passed, %d failed" % (checks["passed"], checks["failed"]))
+sys.exit(1 if checks["failed"] else 0)
