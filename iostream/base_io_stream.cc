@@ -538,8 +538,13 @@ void BaseIOStream::HandleEvents(int fd, uint32_t events) {
     // library where the poller cannot see it: look for it now.
     just_connected = !closed_ && !connecting_;
   }
+  // Readiness nobody asked for (data while no read is pending, a hang-up on an idle stream)
+  // drops the interest it came from, so a level-triggered poller does not spin on it. Read
+  // interest that was wanted when the event came stays registered (see UpdateInterest).
+  bool unwanted = false;
   if (!closed_ && !connecting_) {
     const bool wants_data = reading() || WatchingForClose();
+    unwanted = (events & (IOLoop::kRead | IOLoop::kError)) && !wants_data;
     if (((events & (IOLoop::kRead | IOLoop::kError)) || just_connected) && wants_data) {
       if (reading()) {
         TryFinishAfterEvent();
@@ -550,9 +555,7 @@ void BaseIOStream::HandleEvents(int fd, uint32_t events) {
     if (!closed_ && (events & (IOLoop::kWrite | IOLoop::kError)) && writing()) HandleWrite();
   }
   handling_events_ = false;
-  // Readiness nobody asked for (data while no read is pending, a hang-up on an idle stream)
-  // drops the interest it came from, so a level-triggered poller does not spin on it.
-  UpdateInterest(/*drop_extra=*/true);
+  UpdateInterest(/*drop_extra=*/unwanted);
 }
 
 void BaseIOStream::TryFinishAfterEvent() {

@@ -2,9 +2,35 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace gust {
 namespace internal {
+namespace {
+
+// Streams on a busy loop allocate and free a read buffer of the default chunk size once per
+// burst of data (an idle stream holds none). A few such blocks are kept per thread, so that
+// this costs neither malloc nor the page faults of a heap that shrinks and grows back.
+constexpr size_t kCachedCapacity = 64 * 1024;
+constexpr size_t kMaxCachedBlocks = 32;
+thread_local std::vector<std::unique_ptr<char[]>> cached_blocks;
+
+std::unique_ptr<char[]> Allocate(size_t capacity) {
+  if (capacity == kCachedCapacity && !cached_blocks.empty()) {
+    std::unique_ptr<char[]> block = std::move(cached_blocks.back());
+    cached_blocks.pop_back();
+    return block;
+  }
+  return std::make_unique_for_overwrite<char[]>(capacity);
+}
+
+void Free(std::unique_ptr<char[]> block, size_t capacity) {
+  if (capacity == kCachedCapacity && cached_blocks.size() < kMaxCachedBlocks) {
+    cached_blocks.push_back(std::move(block));
+  }
+}
+
+}  // namespace
 
 absl::Span<char> ReadBuffer::PrepareAppend(size_t min_free) {
   if (capacity_ - end_ < min_free) {
@@ -15,8 +41,9 @@ absl::Span<char> ReadBuffer::PrepareAppend(size_t min_free) {
       std::memmove(data_.get(), data_.get() + start_, live);
     } else {
       const size_t capacity = std::max(capacity_ * 2, live + min_free);
-      std::unique_ptr<char[]> data = std::make_unique_for_overwrite<char[]>(capacity);
+      std::unique_ptr<char[]> data = Allocate(capacity);
       if (live > 0) std::memcpy(data.get(), data_.get() + start_, live);
+      Free(std::move(data_), capacity_);
       data_ = std::move(data);
       capacity_ = capacity;
     }
@@ -51,6 +78,7 @@ void ReadBuffer::Consume(size_t n) {
 
 void ReadBuffer::ReleaseIfEmpty() {
   if (!empty() || data_ == nullptr) return;
+  Free(std::move(data_), capacity_);
   data_.reset();
   capacity_ = start_ = end_ = 0;
 }
