@@ -577,7 +577,8 @@ void BaseIOStream::UpdateInterest(bool drop_extra) {
   if (reading() || WatchingForClose()) desired |= IOLoop::kRead;
   if (connecting_) {
     desired |= ConnectingInterest();
-  } else if (writing()) {
+  } else if (writing() && !flush_scheduled_) {
+    // A scheduled flush tries the fd anyway; write interest only for what it could not send.
     desired |= IOLoop::kWrite;
   }
   // Read interest is dropped lazily: a request/response stream usually starts its next read
