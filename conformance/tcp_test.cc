@@ -335,6 +335,42 @@ TEST_F(TcpTest, RefusedConnectionNamesEveryAddressTried) {
   EXPECT_NE(message.find("Connection refused"), std::string::npos) << message;
 }
 
+// The local end can be bound to a chosen address and port (Tornado: source_ip, source_port).
+TEST_F(TcpTest, SourceAddressAndPort) {
+  SocketAddress seen_peer;
+  TCPServer server([&seen_peer](std::unique_ptr<IOStream> stream,
+                                SocketAddress peer) -> Task<void> {
+    seen_peer = peer;
+    co_return co_await EchoLines(std::move(stream), peer);
+  });
+  ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
+  ConnectOptions options;
+  options.source_ip = "127.0.0.2";
+  TCPClient client;
+  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+      Await(client.Connect("127.0.0.1", PortOf(server), options));
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  ExpectEcho(**stream, "from 127.0.0.2\n");
+  EXPECT_EQ(seen_peer.host(), "127.0.0.2");
+  const uint16_t source_port = seen_peer.port();
+  Shutdown(server, {*stream});
+
+  TCPServer second(EchoLines);
+  ASSERT_TRUE(second.Listen(0, "127.0.0.1").ok());
+  options.source_port = source_port;  // free again once the first connection is gone
+  options.source_ip = "";
+  absl::StatusOr<std::shared_ptr<IOStream>> bound =
+      Await(client.Connect("127.0.0.1", PortOf(second), options));
+  if (bound.ok()) {
+    ExpectEcho(**bound, "fixed port\n");
+    Shutdown(second, {*bound});
+  } else {
+    // The port may linger in TIME_WAIT: then the error must say which bind failed.
+    EXPECT_NE(std::string(bound.status().message()).find("bind"), std::string::npos)
+        << bound.status();
+  }
+}
+
 TEST_F(TcpTest, BindUnixSocket) {
   char dir[] = "/tmp/gust-unix-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
