@@ -126,10 +126,6 @@ class FaultInjectionTest : public testing::LoopTest {
     writer_ = std::make_unique<FaultStream>(fds[1], writer_faults, options);
   }
 
-  template <typename T>
-  FutureResult<T> Await(Future<T> future) {
-    return loop().RunSync([&] { return future; }, absl::Seconds(60));
-  }
 
   std::unique_ptr<FaultStream> reader_;
   std::unique_ptr<FaultStream> writer_;

@@ -23,10 +23,6 @@ class PipeIOStreamTest : public testing::LoopTest {
     reader_ = std::make_unique<PipeIOStream>(fds[0]);
     writer_ = std::make_unique<PipeIOStream>(fds[1]);
   }
-  template <typename T>
-  FutureResult<T> Await(Future<T> future) {
-    return loop().RunSync([&] { return future; }, absl::Seconds(30));
-  }
   std::unique_ptr<PipeIOStream> reader_;
   std::unique_ptr<PipeIOStream> writer_;
 };

@@ -31,10 +31,6 @@ class SslTest : public testing::LoopTest {
     listener_ = *Listener::Open(StreamKind::kTls);
   }
 
-  template <typename T>
-  FutureResult<T> Await(Future<T> future) {
-    return loop().RunSync([&] { return future; }, absl::Seconds(30));
-  }
 
   int NewSocket() { return socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }
 

@@ -78,10 +78,6 @@ class StreamTest : public LoopTest, public ::testing::WithParamInterface<StreamK
 
   // Runs the loop until `future` is done (failing the test after `timeout`) and returns its
   // result.
-  template <typename T>
-  FutureResult<T> Await(Future<T> future, absl::Duration timeout = absl::Seconds(30)) {
-    return loop().RunSync([&] { return future; }, timeout);
-  }
 };
 
 }  // namespace testing

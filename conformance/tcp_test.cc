@@ -50,10 +50,6 @@ class FixedResolver : public Resolver {
 
 class TcpTest : public testing::LoopTest {
  protected:
-  template <typename T>
-  FutureResult<T> Await(Future<T> future, absl::Duration timeout = absl::Seconds(30)) {
-    return loop().RunSync([&] { return future; }, timeout);
-  }
 
   uint16_t PortOf(const TCPServer& server) { return server.addresses().at(0).port(); }
 

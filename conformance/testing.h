@@ -36,6 +36,13 @@ class LoopTest : public ::testing::Test {
     }
   }
 
+  // Runs the loop until `future` is done (giving DeadlineExceededError after `timeout`) and
+  // returns its result.
+  template <typename T>
+  FutureResult<T> Await(Future<T> future, absl::Duration timeout = absl::Seconds(30)) {
+    return loop_->RunSync([&] { return future; }, timeout);
+  }
+
   // Runs the loop for `duration`.
   void RunFor(absl::Duration duration) {
     loop_->CallLater(duration, [this] { loop_->Stop(); });

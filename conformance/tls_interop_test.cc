@@ -32,10 +32,6 @@ using ::gust::testing::WaitForPort;
 
 class TlsInteropTest : public testing::LoopTest {
  protected:
-  template <typename T>
-  FutureResult<T> Await(Future<T> future) {
-    return loop().RunSync([&] { return future; }, absl::Seconds(30));
-  }
 
   // `openssl s_server` presenting `cert`, reversing each line it gets (-rev).
   std::unique_ptr<Subprocess> OpensslServer(absl::string_view cert,
