@@ -22,10 +22,10 @@ attr() {  # attr NAME FILE: an attribute of the <testsuites> element of a gtest 
 }
 
 echo
-echo "| backend | test targets | tests | failed | seconds |"
-echo "|---|---|---|---|---|"
+echo "| backend | test targets | tests | failed | skipped | seconds |"
+echo "|---|---|---|---|---|---|"
 for backend in "${backends[@]}"; do
-  count=0 tests=0 failures=0 seconds=0
+  count=0 tests=0 failures=0 skipped=0 seconds=0
   for target in "${targets[@]}"; do
     [[ "$target" == *"_$backend" ]] || continue
     xml="$testlogs/${target#//}"
@@ -37,8 +37,9 @@ for backend in "${backends[@]}"; do
     fi
     tests=$((tests + $(attr tests "$xml")))
     failures=$((failures + $(attr failures "$xml") + $(attr errors "$xml")))
+    skipped=$((skipped + $(grep -c 'result="skipped"' "$xml")))
     seconds=$(awk -v a="$seconds" -v b="$(attr time "$xml")" 'BEGIN { printf "%.2f", a + b }')
   done
-  echo "| $backend | $count | $tests | $failures | $seconds |"
+  echo "| $backend | $count | $tests | $failures | $skipped | $seconds |"
 done
 exit $status
