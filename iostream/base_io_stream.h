@@ -22,7 +22,8 @@
 // pushes back on the peer through the kernel; an idle stream holds no read buffer.
 //
 // Lifetime: the stream may be destroyed at any time on its loop's thread, including from a
-// callback or a coroutine resumed by one of its futures. Destroying it closes it.
+// callback or a coroutine resumed by one of its futures. Destroying it closes it. It must be
+// destroyed before its IOLoop (it holds a reference to the loop, as Tornado's streams do).
 // Thread safety: none; use a stream only on the thread of the IOLoop it was made on.
 
 #ifndef GUST_IOSTREAM_BASE_IO_STREAM_H_
