@@ -377,6 +377,23 @@ TEST_P(ReadWriteTest, B023_To_B028_B030_UnsatisfiableReadClosesTheStream) {
   }
 }
 
+// An unsatisfiable read on a stream that is closed already fails at once (it must not wait for
+// a close that has happened).
+TEST_P(ReadWriteTest, UnsatisfiableReadOnAClosedStreamFails) {
+  StreamPair s = MakePair();
+  s.writer->Write("123456");
+  s.writer->Close();
+  EXPECT_EQ(*Await(s.reader->ReadBytes(1)), "1");  // buffers the rest
+  s.reader->Close();
+  ::testing::internal::CaptureStderr();
+  Future<std::string> read = s.reader->ReadUntil("def", 3);
+  ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(read.done());
+  EXPECT_TRUE(IsStreamClosedError(read.result().status())) << read.result().status();
+  EXPECT_TRUE(IsUnsatisfiableReadError(RealError(read.result().status())));
+  EXPECT_EQ(*Await(s.reader->ReadBytes(5)), "23456");
+}
+
 // B031
 TEST_P(ReadWriteTest, B031_WriteZeroBytes) {
   StreamPair s = MakePair();

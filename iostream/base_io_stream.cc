@@ -322,7 +322,10 @@ void BaseIOStream::TryInlineRead() {
   if (!pos.ok()) {
     internal::LogLine("INFO", absl::StrCat("Unsatisfiable read, closing connection: ",
                                            pos.status().message()));
-    return Close(pos.status());
+    Close(pos.status());
+    // On a stream that was closed already, Close() did nothing: fail the read here.
+    if (reading()) FailRead(StreamClosedError(pos.status()));
+    return;
   }
   --inline_reads_;  // it did not finish inline
   UpdateInterest(/*drop_extra=*/false);
