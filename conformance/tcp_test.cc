@@ -126,6 +126,10 @@ TEST_F(TcpTest, ConnectByNameWithTheDefaultResolver) {
   ExpectEcho(**stream, "by name\n");
   EXPECT_EQ(Await(DefaultResolver()->Resolve("", 80)).status().code(),
             absl::StatusCode::kNotFound);
+  absl::StatusOr<std::shared_ptr<IOStream>> unresolvable = Await(client.Connect("", 4242));
+  EXPECT_EQ(unresolvable.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(std::string(unresolvable.status().message()).find(":4242"), std::string::npos)
+      << unresolvable.status();
   Shutdown(server, {*stream});
 }
 

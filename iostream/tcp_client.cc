@@ -48,7 +48,11 @@ class Connector : public std::enable_shared_from_this<Connector> {
 
   void OnResolved(const absl::StatusOr<std::vector<SocketAddress>>& result) {
     if (done_) return;
-    if (!result.ok()) return Fail(result.status());
+    if (!result.ok()) {
+      return Fail(absl::Status(result.status().code(),
+                               absl::StrCat("TCPClient: connecting to ", Target(), ": ",
+                                            result.status().message())));
+    }
     for (const SocketAddress& address : *result) {
       if (primary_.empty() || address.family() == primary_.front().family()) {
         primary_.push_back(address);
