@@ -33,19 +33,27 @@ using ::gust::testing::WaitForPort;
 class TlsInteropTest : public testing::LoopTest {
  protected:
 
-  // `openssl s_server` presenting `cert`, reversing each line it gets (-rev).
+  // `openssl s_server` presenting `cert`, reversing each line it gets (-rev). The port is
+  // picked free and then bound by s_server, so another process may take it in between: then
+  // it tries another.
   std::unique_ptr<Subprocess> OpensslServer(absl::string_view cert,
                                             std::vector<std::string> extra = {}) {
-    port_ = FreePort();
-    std::vector<std::string> argv = {"openssl", "s_server", "-accept",
-                                     absl::StrCat("127.0.0.1:", port_), "-cert",
-                                     TestCert(absl::StrCat(cert, ".pem")), "-key",
-                                     TestCert(absl::StrCat(cert, ".key")), "-rev"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    absl::StatusOr<std::unique_ptr<Subprocess>> server = Subprocess::Start(argv);
-    EXPECT_TRUE(server.ok()) << server.status();
-    EXPECT_TRUE(WaitForPort(port_)) << (*server)->Finish(absl::Seconds(1));
-    return *std::move(server);
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      port_ = FreePort();
+      std::vector<std::string> argv = {"openssl", "s_server", "-accept",
+                                       absl::StrCat("127.0.0.1:", port_), "-cert",
+                                       TestCert(absl::StrCat(cert, ".pem")), "-key",
+                                       TestCert(absl::StrCat(cert, ".key")), "-rev"};
+      argv.insert(argv.end(), extra.begin(), extra.end());
+      absl::StatusOr<std::unique_ptr<Subprocess>> server = Subprocess::Start(argv);
+      if (!server.ok()) {
+        ADD_FAILURE() << server.status();
+        return nullptr;
+      }
+      if (WaitForPort(port_)) return *std::move(server);
+    }
+    ADD_FAILURE() << "openssl s_server did not start";
+    return nullptr;
   }
 
   std::unique_ptr<SSLIOStream> Client(std::shared_ptr<const TlsContext> context) {
