@@ -23,6 +23,15 @@ using ::gust::testing::SocketPair;
 
 class IOLoopTest : public LoopTest {};
 
+// A future the current loop resolves with `value` after `delay`.
+Future<int> ResolvedLater(int value, absl::Duration delay) {
+  Promise<int> promise;
+  Future<int> future = promise.future();
+  IOLoop::Current().CallLater(
+      delay, [promise = std::move(promise), value]() mutable { promise.SetResult(value); });
+  return future;
+}
+
 TEST_F(IOLoopTest, CallbacksRunInOrderAndLaterOnesWaitForTheNextIteration) {
   std::vector<std::string> log;
   loop().AddCallback([&] {
@@ -361,13 +370,8 @@ TEST_F(IOLoopTest, AnFdClosedWithoutRemovingItsHandlerDoesNotBreakTheLoop) {
 }
 
 TEST_F(IOLoopTest, RunSyncReturnsTheResultOfAFuture) {
-  absl::StatusOr<int> result = loop().RunSync([] {
-    Promise<int> promise;
-    Future<int> future = promise.future();
-    IOLoop::Current().CallLater(absl::Milliseconds(5),
-                                [promise = std::move(promise)]() mutable { promise.SetResult(7); });
-    return future;
-  });
+  absl::StatusOr<int> result =
+      loop().RunSync([] { return ResolvedLater(7, absl::Milliseconds(5)); });
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(*result, 7);
 }
@@ -393,13 +397,8 @@ TEST_F(IOLoopTest, RunSyncTimeoutIsADeadlineExceededError) {
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
   // The abandoned operation must not stop a later run of the loop when it finishes.
   never.SetResult(1);
-  absl::StatusOr<int> later = loop().RunSync([] {
-    Promise<int> promise;
-    Future<int> future = promise.future();
-    IOLoop::Current().CallLater(absl::Milliseconds(20),
-                                [promise = std::move(promise)]() mutable { promise.SetResult(2); });
-    return future;
-  });
+  absl::StatusOr<int> later =
+      loop().RunSync([] { return ResolvedLater(2, absl::Milliseconds(20)); });
   ASSERT_TRUE(later.ok()) << later.status();
   EXPECT_EQ(*later, 2);
 }
