@@ -87,13 +87,8 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::Open(StreamKind kind) {
     close(fd);
     return ErrnoError(error, absl::StrCat("bind/listen ", address->ToString()));
   }
-  sockaddr_storage bound;
-  socklen_t size = sizeof(bound);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &size);
-  SocketAddress actual = kind == StreamKind::kUnix
-                             ? *address
-                             : SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound),
-                                                           size);
+  // getsockname gives the port picked for port 0; a Unix socket keeps the path it was given.
+  SocketAddress actual = kind == StreamKind::kUnix ? *address : SocketAddress::LocalOf(fd);
   return std::make_unique<Listener>(fd, actual, path);
 }
 

@@ -76,10 +76,7 @@ class TcpTest : public testing::LoopTest {
     SocketAddress address = *SocketAddress::FromIp("::1", 0);
     EXPECT_EQ(bind(black_hole_, address.sockaddr_ptr(), address.size()), 0);
     EXPECT_EQ(listen(black_hole_, 0), 0);
-    sockaddr_storage bound;
-    socklen_t size = sizeof(bound);
-    getsockname(black_hole_, reinterpret_cast<sockaddr*>(&bound), &size);
-    address = SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), size);
+    address = SocketAddress::LocalOf(black_hole_);
     for (int i = 0; i < 4; ++i) {
       const int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       connect(fd, address.sockaddr_ptr(), address.size());
@@ -173,11 +170,7 @@ TEST_F(TcpTest, AcceptRecoversFromEmfile) {
   absl::StatusOr<std::vector<int>> listening = BindSockets(0, "127.0.0.1");
   ASSERT_TRUE(listening.ok());
   const int listen_fd = listening->at(0);
-  sockaddr_storage bound;
-  socklen_t size = sizeof(bound);
-  getsockname(listen_fd, reinterpret_cast<sockaddr*>(&bound), &size);
-  const SocketAddress address =
-      SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), size);
+  const SocketAddress address = SocketAddress::LocalOf(listen_fd);
   std::vector<int> accepted;
   absl::StatusOr<std::unique_ptr<AcceptHandler>> handler =
       AcceptHandler::Add(listen_fd, [&](int fd, SocketAddress) { accepted.push_back(fd); });
@@ -316,12 +309,8 @@ TEST_F(TcpTest, RefusedConnectionNamesEveryAddressTried) {
   const int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const SocketAddress any = *SocketAddress::FromIp("127.0.0.1", 0);
   ASSERT_EQ(bind(probe, any.sockaddr_ptr(), any.size()), 0);
-  sockaddr_storage bound;
-  socklen_t size = sizeof(bound);
-  getsockname(probe, reinterpret_cast<sockaddr*>(&bound), &size);
+  const uint16_t port = SocketAddress::LocalOf(probe).port();
   close(probe);
-  const uint16_t port =
-      SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), size).port();
   const SocketAddress v4 = *SocketAddress::FromIp("127.0.0.1", port);
   const SocketAddress v6 = *SocketAddress::FromIp("::1", port);
   TCPClient client(std::make_shared<FixedResolver>(std::vector<SocketAddress>{v6, v4}));

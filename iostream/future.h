@@ -272,6 +272,16 @@ class Promise {
   std::shared_ptr<future_internal::State<T>> state_;
 };
 
+// Resolves the promise in `slot`, if it holds one, and empties the slot: for a class that keeps
+// an optional pending operation (a connect, a handshake) and settles it from more than one place.
+template <typename T>
+void SettleAndClear(std::optional<Promise<T>>& slot, FutureResult<T> result) {
+  if (!slot.has_value()) return;
+  Promise<T> promise = std::move(*slot);
+  slot.reset();
+  promise.SetResult(std::move(result));
+}
+
 // A future that is already resolved.
 template <typename T>
 Future<T> MakeReadyFuture(FutureResult<T> result) {

@@ -35,10 +35,7 @@ Future<IOStream*> IOStream::Connect(const SocketAddress& address) {
 
 Future<IOStream*> IOStream::Connect(absl::string_view host, uint16_t port) {
   if (closed() || connect_started_) return ConnectTo(SocketAddress(), "");  // the same errors
-  int family = AF_UNSPEC;
-  socklen_t size = sizeof(family);
-  getsockopt(fd_, SOL_SOCKET, SO_DOMAIN, &family, &size);
-  absl::StatusOr<SocketAddress> address = SocketAddress::Resolve(host, port, family);
+  absl::StatusOr<SocketAddress> address = SocketAddress::Resolve(host, port, Family());
   if (!address.ok()) {
     connect_started_ = true;
     Future<IOStream*> future = connect_promise_.emplace().future();
@@ -77,11 +74,9 @@ Future<IOStream*> IOStream::ConnectTo(const SocketAddress& address, std::string 
 
 void IOStream::HandleConnect() {
   if (tcp_connecting_) {
-    int error = 0;
-    socklen_t size = sizeof(error);
-    if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
-    if (error != 0) {
-      return Close(ErrnoError(error, absl::StrCat("connect to ", connect_address_)));
+    // Reworded so that the error says where the connect was going.
+    if (absl::Status error = GetFdError(); !error.ok()) {
+      return Close(ErrnoError(ErrnoOf(error), absl::StrCat("connect to ", connect_address_)));
     }
     tcp_connecting_ = false;
   }
@@ -93,18 +88,10 @@ void IOStream::OnConnected() {
   ResolveConnect();
 }
 
-void IOStream::ResolveConnect() {
-  if (!connect_promise_.has_value()) return;
-  Promise<IOStream*> promise = std::move(*connect_promise_);
-  connect_promise_.reset();
-  promise.SetResult(this);
-}
+void IOStream::ResolveConnect() { SettleAndClear(connect_promise_, this); }
 
 void IOStream::FailPendingOperations(const absl::Status& closed_error) {
-  if (!connect_promise_.has_value()) return;
-  Promise<IOStream*> promise = std::move(*connect_promise_);
-  connect_promise_.reset();
-  promise.SetResult(closed_error);
+  SettleAndClear(connect_promise_, closed_error);
 }
 
 Future<std::shared_ptr<SSLIOStream>> IOStream::StartTls(bool server_side,
@@ -147,12 +134,17 @@ Future<std::shared_ptr<SSLIOStream>> IOStream::StartTls(bool server_side,
 
 void IOStream::SetNodelay(bool value) {
   if (closed()) return;
-  int family = 0;
-  socklen_t size = sizeof(family);
-  if (getsockopt(fd_, SOL_SOCKET, SO_DOMAIN, &family, &size) != 0) return;
+  const int family = Family();
   if (family != AF_INET && family != AF_INET6) return;
   const int flag = value ? 1 : 0;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &flag, sizeof(flag));  // errors ignored, as Tornado
+}
+
+int IOStream::Family() const {
+  int family = AF_UNSPEC;
+  socklen_t size = sizeof(family);
+  if (getsockopt(fd_, SOL_SOCKET, SO_DOMAIN, &family, &size) != 0) return AF_UNSPEC;
+  return family;
 }
 
 void IOStream::CloseFd() {

@@ -84,6 +84,8 @@ class IOStream : public BaseIOStream {
 
  private:
   Future<IOStream*> ConnectTo(const SocketAddress& address, std::string host);
+  // The socket's address family (SO_DOMAIN); AF_UNSPEC if it cannot be read.
+  int Family() const;
 
   int fd_;
   bool tcp_connecting_ = false;

@@ -84,12 +84,7 @@ absl::StatusOr<std::vector<int>> BindSockets(uint16_t port, absl::string_view ad
                                                             .ToString()));
       break;
     }
-    if (bound_port == 0) {
-      sockaddr_storage actual;
-      socklen_t size = sizeof(actual);
-      getsockname(fd, reinterpret_cast<sockaddr*>(&actual), &size);
-      bound_port = SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&actual), size).port();
-    }
+    if (bound_port == 0) bound_port = SocketAddress::LocalOf(fd).port();
     bound.push_back(target.ToString());
     sockets.push_back(fd);
   }

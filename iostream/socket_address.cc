@@ -71,6 +71,16 @@ SocketAddress SocketAddress::FromSockaddr(const sockaddr* address, socklen_t siz
   return out;
 }
 
+SocketAddress SocketAddress::LocalOf(int fd) {
+  SocketAddress out;
+  socklen_t size = sizeof(out.storage_);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&out.storage_), &size) != 0) {
+    return SocketAddress();
+  }
+  out.size_ = size;
+  return out;
+}
+
 uint16_t SocketAddress::port() const {
   if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
   if (family() == AF_INET6) {

@@ -33,6 +33,10 @@ class SocketAddress {
   // Copies a sockaddr the system returned (accept(), getsockname()).
   static SocketAddress FromSockaddr(const sockaddr* address, socklen_t size);
 
+  // The local address of socket `fd` (getsockname: a bound port, say); an empty address if
+  // `fd` is not a socket.
+  static SocketAddress LocalOf(int fd);
+
   SocketAddress() = default;
 
   int family() const { return storage_.ss_family; }

@@ -166,11 +166,7 @@ void SSLIOStream::DoHandshake() {
     handshake_done_ = true;
     FinishConnecting();
     ResolveConnect();
-    if (handshake_promise_.has_value()) {
-      Promise<SSLIOStream*> promise = std::move(*handshake_promise_);
-      handshake_promise_.reset();
-      promise.SetResult(this);
-    }
+    SettleAndClear(handshake_promise_, this);
     return;
   }
   const int error = SSL_get_error(ssl_.get(), result);
@@ -278,10 +274,7 @@ void SSLIOStream::CloseFd() {
 
 void SSLIOStream::FailPendingOperations(const absl::Status& closed_error) {
   IOStream::FailPendingOperations(closed_error);
-  if (!handshake_promise_.has_value()) return;
-  Promise<SSLIOStream*> promise = std::move(*handshake_promise_);
-  handshake_promise_.reset();
-  promise.SetResult(closed_error);
+  SettleAndClear(handshake_promise_, closed_error);
 }
 
 Future<SSLIOStream*> SSLIOStream::WaitForHandshake() {

@@ -64,11 +64,7 @@ absl::Status TCPServer::Start(int num_threads) {
   }
   if (num_threads <= 1) return AddSockets(std::move(first));
   // Every thread gets its own sockets on the port the first set got.
-  sockaddr_storage actual;
-  socklen_t size = sizeof(actual);
-  getsockname(first[0], reinterpret_cast<sockaddr*>(&actual), &size);
-  const uint16_t bound_port =
-      SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&actual), size).port();
+  const uint16_t bound_port = SocketAddress::LocalOf(first[0]).port();
   for (int i = 0; i < num_threads; ++i) {
     std::vector<int> sockets;
     if (i == 0) {
@@ -113,11 +109,8 @@ absl::Status TCPServer::Accept(Worker& worker) {
         fd, [this](int connection, SocketAddress peer) { OnConnection(connection, peer); });
     if (!acceptor.ok()) return acceptor.status();
     worker.acceptors.push_back(*std::move(acceptor));
-    sockaddr_storage local;
-    socklen_t size = sizeof(local);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&local), &size);
     std::lock_guard<std::mutex> lock(mu_);
-    addresses_.push_back(SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&local), size));
+    addresses_.push_back(SocketAddress::LocalOf(fd));
   }
   return absl::OkStatus();
 }
