@@ -11,12 +11,17 @@
 namespace {
 
 gust::Task<void> Echo(std::unique_ptr<gust::IOStream> stream, gust::SocketAddress) {
+  gust::Future<void> sent = gust::MakeReadyFuture<void>(absl::OkStatus());
   for (;;) {
     // partial: whatever has arrived, up to 64 KiB, without waiting for more.
     absl::StatusOr<std::string> data = co_await stream->ReadBytes(64 * 1024, /*partial=*/true);
-    if (!data.ok()) co_return absl::OkStatus();  // the client went away
-    stream->Write(*std::move(data));  // sent with this iteration's other writes
+    if (!data.ok()) break;  // the client has finished sending, or went away
+    sent = stream->Write(*std::move(data));  // sent with this iteration's other writes
   }
+  // A client that only half-closed is still reading: what is queued for it goes out before the
+  // stream is destroyed (destroying it drops unsent bytes).
+  co_await sent;
+  co_return absl::OkStatus();
 }
 
 }  // namespace

@@ -89,6 +89,39 @@ def test_line():
         process.wait()
 
 
+def half_close(port, request):
+    """Sends `request` without reading, shuts down the sending side, and reads until the end
+    after a pause (the answers back up in the server meanwhile)."""
+    sock = connect(port)
+    sock.settimeout(60)
+    sock.sendall(request)
+    sock.shutdown(socket.SHUT_WR)
+    time.sleep(0.5)
+    chunks = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    sock.close()
+    return b"".join(chunks)
+
+
+def test_half_close():
+    """A client that sends everything, half-closes and then reads gets every answer."""
+    for binary, count in (("examples/line_server", 66), ("examples/line_server", 100000),
+                          ("examples/echo_server", 400000)):
+        process, port = start(binary)
+        try:
+            request = b"".join(b"line %d\r\n" % i for i in range(count))
+            got = half_close(port, request)
+            check("%s answers all %d lines of a half-closed client" % (binary, count),
+                  got == request, "got %d of %d bytes" % (len(got), len(request)))
+        finally:
+            process.kill()
+            process.wait()
+
+
 def test_tls():
     process, port = start("examples/tls_echo_server", "--cert=%s/server.pem" % CERTS,
                           "--key=%s/server.key" % CERTS)
@@ -165,7 +198,7 @@ def test_http_client():
             server.wait()
 
 
-for test in (test_echo, test_line, test_tls, test_chat, test_http_client):
+for test in (test_echo, test_line, test_half_close, test_tls, test_chat, test_http_client):
     try:
         test()
     except Exception as error:  # a hang or crash in one example must not hide the others

@@ -13,12 +13,17 @@ namespace {
 
 gust::Task<void> AnswerLines(std::unique_ptr<gust::IOStream> stream, gust::SocketAddress) {
   stream->SetNodelay(true);  // small answers should not wait for Nagle
+  gust::Future<void> sent = gust::MakeReadyFuture<void>(absl::OkStatus());
   for (;;) {
     absl::StatusOr<std::string> line = co_await stream->ReadUntil("\r\n", 64 * 1024);
-    if (!line.ok()) co_return absl::OkStatus();
+    if (!line.ok()) break;
     // Not awaited: pipelined lines are answered together, in one writev per loop iteration.
-    stream->Write(*std::move(line));
+    sent = stream->Write(*std::move(line));
   }
+  // A client that only half-closed is still reading: its last answers go out before the stream
+  // is destroyed (destroying it drops unsent bytes).
+  co_await sent;
+  co_return absl::OkStatus();
 }
 
 }  // namespace

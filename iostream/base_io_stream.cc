@@ -296,9 +296,14 @@ void BaseIOStream::TryInlineRead() {
     inline_reads_ = 0;
   }
   if (inline_reads_ >= kMaxInlineReadsPerIteration) {
+    // Until the callback runs, readiness of the fd is left alone (see HandleEvents): the buffer
+    // may satisfy the read, and must be looked at before an end of stream behind it.
+    read_deferred_ = true;
     loop_.AddCallback([weak = std::weak_ptr<BaseIOStream*>(self_)] {
       std::shared_ptr<BaseIOStream*> self = weak.lock();
-      if (self != nullptr && (*self)->reading()) (*self)->TryInlineRead();
+      if (self == nullptr) return;
+      (*self)->read_deferred_ = false;
+      if ((*self)->reading()) (*self)->TryInlineRead();
     });
     return;
   }
@@ -307,11 +312,7 @@ void BaseIOStream::TryInlineRead() {
   DeliverStreamingData();
   absl::StatusOr<std::optional<size_t>> pos = FindReadPos();
   if (pos.ok() && pos->has_value()) return FinishRead(**pos);
-  if (pos.ok() && closed_) {
-    // Tornado: read_until_close on a closed stream gives what is left, possibly nothing.
-    if (read_.kind == ReadKind::kUntilClose) return FinishRead(read_buffer_.size());
-    return FailRead(StreamClosedError(error_));
-  }
+  if (pos.ok() && (closed_ || end_of_stream_)) return SettleReadAtEnd(StreamClosedError(error_));
   if (pos.ok() && !connecting_) {
     ReadToBufferLoop();
     if (!reading()) return;  // the stream closed meanwhile, which settled the read
@@ -352,7 +353,7 @@ void BaseIOStream::ReadToBufferLoop() {
       break;
   }
   size_t next_regex_check = 0;
-  for (int chunks = 0; chunks < kMaxChunksPerPass && !closed_; ++chunks) {
+  for (int chunks = 0; chunks < kMaxChunksPerPass && !closed_ && !end_of_stream_; ++chunks) {
     if (!ReadToBuffer()) break;
     if (target != 0 && Available() >= target) break;
     if (read_.kind == ReadKind::kUntil ||
@@ -391,7 +392,7 @@ bool BaseIOStream::ReadToBuffer() {
   }
   const size_t n = **result;
   if (n == 0) {
-    Close();
+    HandleEndOfStream();
     return false;
   }
   if (direct) {
@@ -421,6 +422,23 @@ void BaseIOStream::DeliverStreamingData() {
   loop_.AddCallback([callback = read_.streaming, chunk = read_buffer_.Take(n)]() mutable {
     (*callback)(std::move(chunk));
   });
+}
+
+void BaseIOStream::HandleEndOfStream() {
+  if (connecting_ || write_buffer_.empty()) return Close();
+  // The peer has finished sending but may still be reading (a half-close): the answers queued
+  // for it go out before the stream closes. Tornado closes at once and drops them.
+  end_of_stream_ = true;
+  if (reading()) SettleReadAtEnd(StreamClosedError(error_));
+}
+
+void BaseIOStream::SettleReadAtEnd(const absl::Status& closed_error) {
+  DeliverStreamingData();
+  // Tornado: read_until_close at the end gives what is left, possibly nothing.
+  if (read_.kind == ReadKind::kUntilClose) return FinishRead(read_buffer_.size());
+  absl::StatusOr<std::optional<size_t>> pos = FindReadPos();
+  if (pos.ok() && pos->has_value()) return FinishRead(**pos);
+  FailRead(closed_error);
 }
 
 void BaseIOStream::FinishRead(size_t size) {
@@ -497,6 +515,8 @@ void BaseIOStream::HandleWrite() {
                         absl::StrCat("Write error on fd ", fileno(), ": ", written.ToString()));
     }
     Close(std::move(written));
+  } else if (end_of_stream_ && write_buffer_.empty()) {
+    Close();  // the last answer to a peer that finished sending is out
   }
 }
 
@@ -528,7 +548,7 @@ bool BaseIOStream::WatchingForClose() const {
   // With a close callback, an idle stream keeps reading until a chunk is buffered, so that it
   // sees the end of the stream behind a little unread data (Tornado: _maybe_add_error_listener,
   // which stops at the first byte), but never reads more than one chunk ahead of the reader.
-  return close_callback_ != nullptr && read_buffer_.size() < read_chunk_size_;
+  return close_callback_ != nullptr && !end_of_stream_ && read_buffer_.size() < read_chunk_size_;
 }
 
 void BaseIOStream::HandleEvents(int fd, uint32_t events) {
@@ -544,11 +564,13 @@ void BaseIOStream::HandleEvents(int fd, uint32_t events) {
   // Readiness nobody asked for (data while no read is pending, a hang-up on an idle stream)
   // drops the interest it came from, so a level-triggered poller does not spin on it. Read
   // interest that was wanted when the event came stays registered (see UpdateInterest).
+  // A read deferred for fairness looks at the fd when its callback runs, after the buffer.
   bool unwanted = false;
   if (!closed_ && !connecting_) {
-    const bool wants_data = reading() || WatchingForClose();
+    const bool wants_data = !end_of_stream_ && (reading() || WatchingForClose());
     unwanted = (events & (IOLoop::kRead | IOLoop::kError)) && !wants_data;
-    if (((events & (IOLoop::kRead | IOLoop::kError)) || just_connected) && wants_data) {
+    if (((events & (IOLoop::kRead | IOLoop::kError)) || just_connected) && wants_data &&
+        !read_deferred_) {
       if (reading()) {
         TryFinishAfterEvent();
       } else {
@@ -577,7 +599,7 @@ void BaseIOStream::TryFinishAfterEvent() {
 void BaseIOStream::UpdateInterest(bool drop_extra) {
   if (closed_) return;
   uint32_t desired = 0;
-  if (reading() || WatchingForClose()) desired |= IOLoop::kRead;
+  if (!end_of_stream_ && (reading() || WatchingForClose())) desired |= IOLoop::kRead;
   if (connecting_) {
     desired |= ConnectingInterest();
   } else if (writing() && !flush_scheduled_) {
@@ -587,7 +609,9 @@ void BaseIOStream::UpdateInterest(bool drop_extra) {
   // Read interest is dropped lazily: a request/response stream usually starts its next read
   // before more data arrives, and keeping the registration saves two poller updates per cycle.
   // Write interest is dropped at once, since a writable socket would report it every time.
-  const uint32_t target = drop_extra ? desired : (desired | (interest_ & IOLoop::kRead));
+  // After the end of stream the fd stays readable: level-triggered pollers would spin on it.
+  const uint32_t target = (drop_extra || end_of_stream_) ? desired
+                                                         : (desired | (interest_ & IOLoop::kRead));
   if (target == interest_) return;
   SetInterest(target);
 }
@@ -634,7 +658,8 @@ BaseIOStream::Options BaseIOStream::options() const {
 }
 
 bool BaseIOStream::idle() const {
-  return !closed_ && !connecting_ && !reading() && !writing() && read_buffer_.empty();
+  return !closed_ && !connecting_ && !end_of_stream_ && !reading() && !writing() &&
+         read_buffer_.empty();
 }
 
 void BaseIOStream::Detach() {
@@ -654,15 +679,8 @@ void BaseIOStream::FinishConnecting() {
 void BaseIOStream::Close(absl::Status error) {
   if (closed_) return;
   if (!error.ok()) error_ = std::move(error);
-  if (reading()) {
-    DeliverStreamingData();
-    if (read_.kind == ReadKind::kUntilClose) {
-      FinishRead(read_buffer_.size());
-    } else {
-      absl::StatusOr<std::optional<size_t>> pos = FindReadPos();
-      if (pos.ok() && pos->has_value()) FinishRead(**pos);
-    }
-  }
+  const absl::Status closed_error = StreamClosedError(error_);
+  if (reading()) SettleReadAtEnd(closed_error);
   // Writes wait for the end of the iteration to be sent together; a Close() right after a
   // Write() must still send what the fd accepts now, as Tornado's inline write would have.
   if (!connecting_ && !write_buffer_.empty()) WriteBuffered().IgnoreError();
@@ -672,8 +690,6 @@ void BaseIOStream::Close(absl::Status error) {
   CloseFd();
   closed_ = true;
 
-  const absl::Status closed_error = StreamClosedError(error_);
-  if (reading()) FailRead(closed_error);
   internal::Fifo<std::pair<uint64_t, Promise<void>>> writes = std::move(write_promises_);
   write_promises_.clear();
   for (auto& [index, promise] : writes) promise.SetResult(closed_error);

@@ -21,8 +21,14 @@
 // only what the pending read needs, plus at most one `read_chunk_size` chunk, so a slow reader
 // pushes back on the peer through the kernel; an idle stream holds no read buffer.
 //
+// End of stream: a read the buffered data satisfies is never lost to an end of stream behind it.
+// When the peer finishes sending (a half-close) while writes are still unsent, the stream stays
+// open until they are out, then closes (Tornado closes at once and drops them).
+//
 // Lifetime: the stream may be destroyed at any time on its loop's thread, including from a
-// callback or a coroutine resumed by one of its futures. Destroying it closes it. It must be
+// callback or a coroutine resumed by one of its futures. Destroying it closes it, which drops
+// what is still unsent after one last attempt: await the last write's future first to deliver
+// everything. It must be
 // destroyed before its IOLoop (it holds a reference to the loop, as Tornado's streams do).
 // Thread safety: none; use a stream only on the thread of the IOLoop it was made on.
 
@@ -283,6 +289,11 @@ class BaseIOStream {
   absl::StatusOr<std::optional<size_t>> FindReadPos();
   size_t Available() const;
   void DeliverStreamingData();
+  // The peer finished sending (a read returned 0): closes, or first sends what is queued.
+  void HandleEndOfStream();
+  // Settles the pending read at the end of the stream: with the buffered data if that satisfies
+  // it (all of it for ReadUntilClose), else with `closed_error`.
+  void SettleReadAtEnd(const absl::Status& closed_error);
   void FinishRead(size_t size);
   void FailRead(const absl::Status& status);
 
@@ -314,6 +325,7 @@ class BaseIOStream {
   // Inline completions in the current loop iteration (fairness; see TryInlineRead).
   uint64_t inline_iteration_ = 0;
   int inline_reads_ = 0;
+  bool read_deferred_ = false;  // the pending read waits for the loop (fairness)
 
   internal::WriteBuffer write_buffer_;
   uint64_t total_write_index_ = 0;
@@ -322,6 +334,9 @@ class BaseIOStream {
   bool flush_scheduled_ = false;
 
   bool connecting_ = false;
+  // The peer finished sending while writes were unsent: reads are settled as on a close, and the
+  // stream closes once the writes are out.
+  bool end_of_stream_ = false;
   bool closed_ = false;
   bool handling_events_ = false;  // errors found now are logged (Tornado logs async errors only)
   absl::Status error_;
