@@ -4,6 +4,7 @@
 #include "iostream/future.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -220,6 +221,107 @@ TEST_F(FutureTest, AwaitingATemporaryFutureMovesLargeValuesOut) {
   loop().AddCallback([&] { promise.SetResult(std::move(payload)); });
   ASSERT_TRUE(loop().RunSync([&] { return task.future(); }).ok());
   EXPECT_EQ(received, original);
+}
+
+// Sets a flag when destroyed: stands for what a suspended frame holds (a stream, an fd).
+struct Guard {
+  explicit Guard(bool* destroyed) : destroyed(destroyed) {}
+  ~Guard() { *destroyed = true; }
+  bool* destroyed;
+};
+
+TEST(TaskOwnershipTest, DestroyingTheLoopDestroysSuspendedTasks) {
+  bool destroyed = false;
+  bool resumed = false;
+  std::optional<Promise<int>> never;  // outlives the loop, resolved by nobody
+  Future<void> task_future;
+  {
+    std::unique_ptr<IOLoop> loop = *IOLoop::Create();
+    loop->MakeCurrent();
+    never.emplace();
+    task_future = [](Future<int> future, bool* destroyed, bool* resumed) -> Task<void> {
+      Guard guard(destroyed);
+      absl::StatusOr<int> value = co_await future;
+      *resumed = true;
+      co_return value.status();
+    }(never->future(), &destroyed, &resumed);
+    EXPECT_FALSE(destroyed);
+  }
+  EXPECT_TRUE(destroyed);
+  EXPECT_FALSE(resumed);
+  ASSERT_TRUE(task_future.done());
+  EXPECT_TRUE(absl::IsCancelled(task_future.result())) << task_future.result();
+  never.reset();  // its loop is gone: the broken promise resumes nothing
+  EXPECT_FALSE(resumed);
+}
+
+TEST(TaskOwnershipTest, ATaskAwaitingATaskIsDestroyedWithItsLoop) {
+  int destroyed_frames = 0;
+  {
+    std::unique_ptr<IOLoop> loop = *IOLoop::Create();
+    loop->MakeCurrent();
+    Promise<void> never;
+    auto inner = [](Future<void> future, int* count) -> Task<void> {
+      struct Count {
+        int* count;
+        ~Count() { ++*count; }
+      } counted{count};
+      co_return co_await future;
+    };
+    auto outer = [&](int* count) -> Task<void> {
+      struct Count {
+        int* count;
+        ~Count() { ++*count; }
+      } counted{count};
+      co_return co_await inner(never.future(), count);
+    };
+    outer(&destroyed_frames);
+    EXPECT_EQ(destroyed_frames, 0);
+    // `never` is destroyed first here: its broken promise resumes nobody until the loop runs,
+    // and the loop is destroyed before it runs again.
+  }
+  EXPECT_EQ(destroyed_frames, 2);
+}
+
+TEST_F(FutureTest, ABrokenPromiseFailsItsFuture) {
+  Future<std::string> future;
+  {
+    Promise<std::string> promise;
+    future = promise.future();
+  }
+  auto body = [](Future<std::string> future) -> Task<void> {
+    absl::StatusOr<std::string> value = co_await future;
+    co_return value.status();
+  };
+  absl::Status status = loop().RunSync([&] { return body(future); }, absl::Seconds(5));
+  EXPECT_TRUE(absl::IsCancelled(status)) << status;
+  EXPECT_NE(std::string(status.message()).find("broken promise"), std::string::npos) << status;
+}
+
+TEST_F(FutureTest, APromiseDroppedOnAnotherThreadFailsItsFutureOnTheLoop) {
+  Promise<int> promise;
+  Future<int> future = promise.future();
+  std::thread other([promise = std::move(promise)] {});
+  other.join();
+  absl::StatusOr<int> result = loop().RunSync([&] { return future; }, absl::Seconds(5));
+  EXPECT_TRUE(absl::IsCancelled(result.status())) << result.status();
+}
+
+TEST_F(FutureTest, RunSyncInsideTheRunningLoopIsAnError) {
+  absl::Status nested;
+  absl::Status started;
+  ASSERT_TRUE(loop().RunSync([&] {
+    nested = loop().RunSync([] { return absl::OkStatus(); });
+    started = loop().Start();
+  }).ok());
+  EXPECT_EQ(nested.code(), absl::StatusCode::kFailedPrecondition) << nested;
+  EXPECT_EQ(started.code(), absl::StatusCode::kFailedPrecondition) << started;
+  // The loop is still usable afterwards, and nothing stray stops it.
+  EXPECT_EQ(*loop().RunSync([] { return absl::StatusOr<int>(7); }), 7);
+  Promise<void> later;
+  Future<void> future = later.future();
+  loop().CallLater(absl::Milliseconds(20), [&] { later.SetResult(absl::OkStatus()); });
+  EXPECT_TRUE(loop().RunSync([&] { return future; }, absl::Seconds(5)).ok());
 }
 
 }  // namespace

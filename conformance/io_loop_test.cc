@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -154,6 +155,26 @@ TEST_F(IOLoopTest, ZeroDelayTimerAddedByATimerWaitsForTheNextIteration) {
   loop().CallLater(absl::ZeroDuration(), [&] { log.push_back("sibling"); });
   ASSERT_TRUE(loop().Start().ok());
   EXPECT_EQ(log, (std::vector<std::string>{"first", "sibling", "second"}));
+}
+
+TEST_F(IOLoopTest, NegativeAndInfiniteDelays) {
+  std::vector<std::string> log;
+  loop().CallLater(-absl::InfiniteDuration(), [&] { log.push_back("-inf"); });
+  loop().CallLater(absl::Seconds(-1), [&] { log.push_back("-1s"); });
+  loop().CallAt(absl::InfinitePast(), [&] { log.push_back("past"); });
+  IOLoop::TimeoutHandle never =
+      loop().CallLater(absl::InfiniteDuration(), [&] { log.push_back("never"); });
+  loop().CallAt(absl::InfiniteFuture(), [&] { log.push_back("never either"); });
+  // Due at once: the loop does not wait for an unrelated wake-up (this test has none) and a
+  // timer that never comes does not hold the loop in a wait.
+  const absl::Time start = absl::Now();
+  RunUntil([&] { return log.size() == 3; }, absl::Seconds(5));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  std::sort(log.begin(), log.end());
+  EXPECT_EQ(log, (std::vector<std::string>{"-1s", "-inf", "past"}));
+  RunFor(absl::Milliseconds(20));
+  EXPECT_EQ(log.size(), 3u);
+  EXPECT_TRUE(loop().RemoveTimeout(never));
 }
 
 TEST_F(IOLoopTest, RemoveTimeoutCancels) {

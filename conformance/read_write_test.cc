@@ -813,6 +813,22 @@ TEST_P(ReadWriteTest, B100_CallbackOfAnInlineUnsatisfiableRead) {
   EXPECT_EQ(log, (std::vector<std::string>{"read failed", "close callback"}));
 }
 
+// A stream destroyed before its scheduled close callback runs never calls it: the callback
+// usually captures the stream's owner, which may be gone too.
+TEST_P(ReadWriteTest, CloseCallbackNeverRunsAfterTheStreamIsGone) {
+  StreamPair s = MakePair();
+  bool ran = false;
+  s.reader->SetCloseCallback([&] { ran = true; });
+  s.reader->Close();  // schedules the callback
+  s.reader.reset();
+  RunFor(absl::Milliseconds(20));
+  EXPECT_FALSE(ran);
+  // While the stream lives, the callback runs.
+  bool writer_ran = false;
+  s.writer->SetCloseCallback([&] { writer_ran = true; });
+  RunUntil([&] { return writer_ran; });
+}
+
 // Tornado 4's callback forms run from the loop with the result.
 TEST_P(ReadWriteTest, CallbackForms) {
   StreamPair s = MakePair();

@@ -221,6 +221,7 @@ void BaseIOStream::StartRead(PendingRead read, absl::Status invalid) {
     return;
   }
   read_ = std::move(read);
+  unwanted_event_seen_ = false;
   TryInlineRead();
 }
 
@@ -569,6 +570,13 @@ void BaseIOStream::HandleEvents(int fd, uint32_t events) {
   if (!closed_ && !connecting_) {
     const bool wants_data = !end_of_stream_ && (reading() || WatchingForClose());
     unwanted = (events & (IOLoop::kRead | IOLoop::kError)) && !wants_data;
+    // The first unwanted event is forgiven: it is usually data for the next read of a reader
+    // whose coroutine resumes in this iteration, and dropping the interest would cost two
+    // poller updates. A second one in a row is dropped (an idle stream must not spin).
+    if (unwanted && !unwanted_event_seen_) {
+      unwanted_event_seen_ = true;
+      unwanted = false;
+    }
     if (((events & (IOLoop::kRead | IOLoop::kError)) || just_connected) && wants_data &&
         !read_deferred_) {
       if (reading()) {
@@ -695,15 +703,20 @@ void BaseIOStream::Close(absl::Status error) {
   for (auto& [index, promise] : writes) promise.SetResult(closed_error);
   write_buffer_.Clear();
   FailPendingOperations(closed_error);
-  if (close_callback_ != nullptr) {
-    loop_.AddCallback(std::move(close_callback_));
-    close_callback_ = nullptr;
-  }
+  if (close_callback_ != nullptr) ScheduleCloseCallback(TakeCloseCallback());
+}
+
+void BaseIOStream::ScheduleCloseCallback(CloseCallback callback) {
+  // Never after the stream is gone: the callback often captures its owner.
+  loop_.AddCallback([weak = std::weak_ptr<BaseIOStream*>(self_),
+                     callback = std::move(callback)]() mutable {
+    if (weak.lock() != nullptr) callback();
+  });
 }
 
 void BaseIOStream::SetCloseCallback(CloseCallback callback) {
   if (closed_) {
-    if (callback != nullptr) loop_.AddCallback(std::move(callback));
+    if (callback != nullptr) ScheduleCloseCallback(std::move(callback));
     return;
   }
   close_callback_ = std::move(callback);

@@ -170,7 +170,9 @@ class BaseIOStream {
   void Close(absl::Status error = absl::OkStatus());
 
   // Tornado: set_close_callback(callback). Runs `callback` once, from the loop, after the
-  // stream closes (every pending future has failed by then). With a callback set, an idle stream
+  // stream closes (every pending future has failed by then), unless the stream has been
+  // destroyed by then: a callback never runs after its stream is gone (a stream destroyed, and
+  // so closed, by its owner does not call back into that owner). With a callback set, an idle stream
   // watches its fd so that it notices a peer's close. Unlike Tornado, setting it on a stream that
   // is closed already schedules it at once (Tornado never calls it). Passing nullptr clears it.
   void SetCloseCallback(CloseCallback callback);
@@ -296,6 +298,7 @@ class BaseIOStream {
   void SettleReadAtEnd(const absl::Status& closed_error);
   void FinishRead(size_t size);
   void FailRead(const absl::Status& status);
+  void ScheduleCloseCallback(CloseCallback callback);
 
   template <typename Append>
   Future<void> QueueWrite(size_t size, Append&& append);
@@ -326,6 +329,7 @@ class BaseIOStream {
   uint64_t inline_iteration_ = 0;
   int inline_reads_ = 0;
   bool read_deferred_ = false;  // the pending read waits for the loop (fairness)
+  bool unwanted_event_seen_ = false;  // readiness came with no read pending (see HandleEvents)
 
   internal::WriteBuffer write_buffer_;
   uint64_t total_write_index_ = 0;

@@ -17,8 +17,9 @@
 #define GUST_IOSTREAM_FUTURE_H_
 
 #include <coroutine>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -30,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "iostream/internal/callback_queue.h"
 #include "iostream/internal/check.h"
+#include "iostream/internal/state_pool.h"
 
 namespace gust {
 
@@ -50,13 +52,29 @@ namespace future_internal {
 // The callback queue of IOLoop::Current() (defined in io_loop.cc).
 std::shared_ptr<internal::CallbackQueue> CurrentLoopQueue();
 
+// What a future resolves when the code that should have resolved it went away.
+inline absl::Status BrokenPromiseError() {
+  return absl::CancelledError("broken promise: the Promise was destroyed without a result");
+}
+
 template <typename T>
-class State : public std::enable_shared_from_this<State<T>> {
+class StateRef;
+
+// The shared state of a Future and its Promise. It belongs to the loop's thread: its reference
+// count and continuations are touched only there, without locks (a Promise resolved or dropped on
+// another thread hands its reference to the loop's queue). States are recycled per thread.
+template <typename T>
+class State {
  public:
   using Result = FutureResult<T>;
   using DoneCallback = absl::AnyInvocable<void(const Result&)>;
 
+  static void* operator new(size_t size) { return internal::PoolAllocate(size); }
+  static void operator delete(void* block, size_t size) { internal::PoolFree(block, size); }
+
   explicit State(std::shared_ptr<internal::CallbackQueue> queue) : queue_(std::move(queue)) {}
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
 
   ~State() {
     if (log_if_unretrieved_ && result_.has_value() && !ResultStatus().ok() && !retrieved_) {
@@ -65,69 +83,75 @@ class State : public std::enable_shared_from_this<State<T>> {
     }
   }
 
-  bool done() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return result_.has_value();
+  void AddRef() { ++refs_; }
+  void Release() {
+    if (--refs_ == 0) delete this;
   }
+  // Whether a reference other than the caller's (and the one that keeps the state alive while
+  // its continuations run) exists.
+  bool shared() const { return refs_ - (running_continuations_ ? 1 : 0) > 1; }
 
-  // Returns false (and changes nothing) if the state was resolved already.
+  bool done() const { return result_.has_value(); }
+  internal::CallbackQueue& queue() const { return *queue_; }
+
+  // On the loop's thread. Returns false (and changes nothing) if resolved already. The
+  // continuations run from the loop in a later iteration, never inside this call.
   bool Resolve(Result result) {
-    std::vector<DoneCallback> callbacks;
-    std::vector<std::coroutine_handle<>> waiters;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (result_.has_value()) return false;
-      result_.emplace(std::move(result));
-      callbacks.swap(callbacks_);
-      waiters.swap(waiters_);
-    }
-    for (DoneCallback& callback : callbacks) ScheduleCallback(std::move(callback));
-    for (std::coroutine_handle<> waiter : waiters) {
-      queue_->Add([waiter] { waiter.resume(); });
-    }
+    if (result_.has_value()) return false;
+    result_.emplace(std::move(result));
+    if (has_continuations()) ScheduleContinuations();
     return true;
   }
 
   void AddDoneCallback(DoneCallback callback) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      retrieved_ = true;
-      if (!result_.has_value()) {
-        callbacks_.push_back(std::move(callback));
-        return;
-      }
+    retrieved_ = true;
+    if (!first_callback_ && !first_waiter_) {
+      first_callback_ = std::move(callback);
+    } else {
+      more_.push_back({nullptr, std::move(callback)});
     }
-    ScheduleCallback(std::move(callback));
+    if (result_.has_value()) ScheduleContinuations();
   }
 
-  // Resumes `waiter` from the loop once the state is resolved (at once if it is).
+  // `waiter` is resumed from the loop once the state is resolved. A waiter whose frame is
+  // destroyed first (its loop or server went away) must RemoveWaiter itself.
   void AddWaiter(std::coroutine_handle<> waiter) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!result_.has_value()) {
-        waiters_.push_back(waiter);
-        return;
-      }
+    if (!first_callback_ && !first_waiter_) {
+      first_waiter_ = waiter;
+    } else {
+      more_.push_back({waiter, nullptr});
     }
-    queue_->Add([waiter] { waiter.resume(); });
+  }
+  void RemoveWaiter(std::coroutine_handle<> waiter) {
+    if (first_waiter_ == waiter) {
+      first_waiter_ = nullptr;
+      return;
+    }
+    for (Continuation& continuation : more_) {
+      if (continuation.waiter == waiter) continuation.waiter = nullptr;
+    }
   }
 
   // Only valid once done() is true; the result never changes after that.
   const Result& result() {
-    MarkRetrieved();
+    retrieved_ = true;
     return *result_;
   }
   Result TakeResult() {
-    MarkRetrieved();
+    retrieved_ = true;
     return std::move(*result_);
   }
 
-  void set_log_if_unretrieved() { log_if_unretrieved_ = true; }
+  void set_log_if_unretrieved(bool log) { log_if_unretrieved_ = log; }
 
  private:
-  void MarkRetrieved() {
-    std::lock_guard<std::mutex> lock(mu_);
-    retrieved_ = true;
+  struct Continuation {
+    std::coroutine_handle<> waiter;
+    DoneCallback callback;
+  };
+
+  bool has_continuations() const {
+    return first_waiter_ || first_callback_ != nullptr || !more_.empty();
   }
 
   const absl::Status& ResultStatus() const {
@@ -138,26 +162,82 @@ class State : public std::enable_shared_from_this<State<T>> {
     }
   }
 
-  void ScheduleCallback(DoneCallback callback) {
-    queue_->Add([self = this->shared_from_this(), callback = std::move(callback)]() mutable {
-      callback(*self->result_);
-    });
+  void ScheduleContinuations() {
+    if (scheduled_) return;
+    scheduled_ = true;
+    // Holds a reference: if the loop goes away first, dropping the callback releases it.
+    queue_->Add([self = StateRef<T>(this)] { self->RunContinuations(); });
+  }
+
+  // One at a time, taking each out first: a continuation may add more, remove a waiter whose
+  // frame it destroys, or drop the last other reference to this state.
+  void RunContinuations() {
+    scheduled_ = false;
+    running_continuations_ = true;
+    for (;;) {
+      if (first_waiter_) {
+        std::coroutine_handle<> waiter = first_waiter_;
+        first_waiter_ = nullptr;
+        waiter.resume();
+      } else if (first_callback_ != nullptr) {
+        DoneCallback callback = std::move(first_callback_);
+        first_callback_ = nullptr;
+        callback(*result_);
+      } else if (!more_.empty()) {
+        Continuation next = std::move(more_.front());
+        more_.erase(more_.begin());
+        if (next.waiter) next.waiter.resume();
+        if (next.callback != nullptr) next.callback(*result_);
+      } else {
+        running_continuations_ = false;
+        return;
+      }
+    }
   }
 
   const std::shared_ptr<internal::CallbackQueue> queue_;
-  // std::mutex rather than absl::Mutex: with a prebuilt (uninstrumented) Abseil, ThreadSanitizer
-  // sees pthread mutexes but not absl::Mutex.
-  mutable std::mutex mu_;
-  std::optional<Result> result_;
-  std::vector<DoneCallback> callbacks_;
-  std::vector<std::coroutine_handle<>> waiters_;
+  uint32_t refs_ = 0;
   bool retrieved_ = false;
   bool log_if_unretrieved_ = false;
+  bool scheduled_ = false;
+  bool running_continuations_ = false;
+  std::optional<Result> result_;
+  // The first continuation inline (the usual one awaiter), the others in order.
+  std::coroutine_handle<> first_waiter_;
+  DoneCallback first_callback_;
+  std::vector<Continuation> more_;
+};
+
+// An intrusive reference to a State.
+template <typename T>
+class StateRef {
+ public:
+  StateRef() = default;
+  explicit StateRef(State<T>* state) : state_(state) {
+    if (state_ != nullptr) state_->AddRef();
+  }
+  StateRef(const StateRef& other) : StateRef(other.state_) {}
+  StateRef(StateRef&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  StateRef& operator=(StateRef other) noexcept {
+    std::swap(state_, other.state_);
+    return *this;
+  }
+  ~StateRef() { reset(); }
+
+  void reset() {
+    if (state_ != nullptr) std::exchange(state_, nullptr)->Release();
+  }
+  State<T>* get() const { return state_; }
+  State<T>* operator->() const { return state_; }
+  explicit operator bool() const { return state_ != nullptr; }
+
+ private:
+  State<T>* state_ = nullptr;
 };
 
 template <typename T>
-std::shared_ptr<State<T>> NewState() {
-  return std::make_shared<State<T>>(CurrentLoopQueue());
+StateRef<T> NewState() {
+  return StateRef<T>(new State<T>(CurrentLoopQueue()));
 }
 
 }  // namespace future_internal
@@ -168,7 +248,7 @@ template <typename T>
 class Task;
 
 // Future<T>: the read side of a result; copies share it. A default-constructed Future is not
-// valid() and must not be used.
+// valid() and must not be used. A Future belongs to the thread of the loop it was made on.
 template <typename T>
 class Future {
  public:
@@ -177,7 +257,7 @@ class Future {
 
   Future() = default;
 
-  bool valid() const { return state_ != nullptr; }
+  bool valid() const { return static_cast<bool>(state_); }
 
   // Tornado: Future.done().
   bool done() const { return state_->done(); }
@@ -210,7 +290,7 @@ class Future {
   template <typename U>
   friend Future<U> MakeReadyFuture(FutureResult<U> result);
 
-  explicit Future(std::shared_ptr<future_internal::State<T>> state) : state_(std::move(state)) {}
+  explicit Future(future_internal::StateRef<T> state) : state_(std::move(state)) {}
 
   static const Result* NotDoneResult() {
     static const Result result(
@@ -218,30 +298,55 @@ class Future {
     return &result;
   }
 
+  // Lives in the awaiting coroutine's frame. If the frame is destroyed while suspended (its
+  // loop or server is destroyed), it takes itself off the state, which is then never resumed.
   struct Awaiter {
     Future future;
+    std::coroutine_handle<> suspended{};
+
+    Awaiter(Future f) : future(std::move(f)) {}  // NOLINT: built by operator co_await
+    Awaiter(Awaiter&& other) noexcept : future(std::move(other.future)) {}
+    ~Awaiter() {
+      if (suspended) future.state_->RemoveWaiter(suspended);
+    }
+
     bool await_ready() const { return future.done(); }
-    void await_suspend(std::coroutine_handle<> waiter) { future.state_->AddWaiter(waiter); }
+    void await_suspend(std::coroutine_handle<> waiter) {
+      suspended = waiter;
+      future.state_->AddWaiter(waiter);
+    }
     Result await_resume() {
-      if (future.state_.use_count() == 1) return future.state_->TakeResult();
+      suspended = nullptr;
+      if (!future.state_->shared()) return future.state_->TakeResult();
       return future.state_->result();
     }
   };
 
-  std::shared_ptr<future_internal::State<T>> state_;
+  future_internal::StateRef<T> state_;
 };
 
 // Promise<T>: the write side. Made on a thread with an IOLoop (IOLoop::Current()), whose next
-// iterations run the future's callbacks; it may be resolved from any thread.
+// iterations run the future's callbacks. It may be resolved from any thread: from another one,
+// the result travels through the loop's thread-safe queue. A Promise destroyed without a result
+// fails its future with a "broken promise" CancelledError, so nothing awaits it forever.
 template <typename T>
 class Promise {
  public:
   using Result = FutureResult<T>;
 
   Promise() : state_(future_internal::NewState<T>()) {}
+  ~Promise() {
+    if (state_) Settle(future_internal::BrokenPromiseError(), /*first_only=*/true);
+  }
 
   Promise(Promise&&) = default;
-  Promise& operator=(Promise&&) = default;
+  Promise& operator=(Promise&& other) noexcept {
+    if (this != &other) {
+      if (state_) Settle(future_internal::BrokenPromiseError(), /*first_only=*/true);
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
 
   // The future this promise resolves. Take it before resolving: a resolved promise lets go of
   // its state (so an awaiting coroutine can take the value over without a copy) and then
@@ -251,25 +356,37 @@ class Promise {
   // Tornado: Future.set_result() / set_exception(). Resolving twice is a programming error:
   // it fails a debug check, and in an optimized build the second result is ignored.
   void SetResult(Result result) {
-    if (state_ == nullptr) {
+    if (!state_) {
       GUST_DCHECK(false, "Promise resolved twice");
       return;
     }
-    const bool first = state_->Resolve(std::move(result));
-    GUST_DCHECK(first, "Promise resolved twice");
-    state_.reset();
+    Settle(std::move(result), /*first_only=*/false);
   }
 
   // Resolves with an error unless already resolved (Tornado's future_set_exc_info on a
   // future that may be done already).
   void SetErrorIfPending(absl::Status error) {
-    if (state_ != nullptr && !state_->done()) SetResult(std::move(error));
+    if (state_ && !state_->done()) SetResult(std::move(error));
   }
 
-  bool done() const { return state_ == nullptr || state_->done(); }
+  bool done() const { return !state_ || state_->done(); }
 
  private:
-  std::shared_ptr<future_internal::State<T>> state_;
+  void Settle(Result result, bool first_only) {
+    if (state_->queue().OnLoopThread()) {
+      const bool first = state_->Resolve(std::move(result));
+      GUST_DCHECK(first || first_only, "Promise resolved twice");
+      state_.reset();
+      return;
+    }
+    // Another thread: the state (and its reference count) is touched only on the loop's.
+    internal::CallbackQueue& queue = state_->queue();
+    queue.Add([state = std::move(state_), result = std::move(result)]() mutable {
+      state->Resolve(std::move(result));
+    });
+  }
+
+  future_internal::StateRef<T> state_;
 };
 
 // Resolves the promise in `slot`, if it holds one, and empties the slot: for a class that keeps
@@ -285,7 +402,7 @@ void SettleAndClear(std::optional<Promise<T>>& slot, FutureResult<T> result) {
 // A future that is already resolved.
 template <typename T>
 Future<T> MakeReadyFuture(FutureResult<T> result) {
-  auto state = future_internal::NewState<T>();
+  future_internal::StateRef<T> state = future_internal::NewState<T>();
   state->Resolve(std::move(result));
   return Future<T>(std::move(state));
 }

@@ -26,6 +26,8 @@ namespace future_internal {
 
 std::shared_ptr<internal::CallbackQueue> CurrentLoopQueue() { return IOLoop::Current().queue_; }
 
+internal::TaskList& CurrentTaskList() { return IOLoop::Current().tasks_; }
+
 }  // namespace future_internal
 
 bool IOLoop::LaterTimer(const Timer& a, const Timer& b) {
@@ -52,9 +54,13 @@ IOLoop::IOLoop(std::unique_ptr<Poller> poller, std::shared_ptr<internal::Callbac
       wall_minus_monotonic_ns_(absl::ToUnixNanos(absl::Now()) - MonotonicNanos()) {}
 
 IOLoop::~IOLoop() {
-  if (current_loop == this) current_loop = nullptr;
+  // The suspended tasks go first, while the loop still works: what their frames hold (streams,
+  // servers) removes its handlers and timers here. Nothing of them runs again: the callbacks
+  // that would have resumed them are dropped below.
+  tasks_.DestroyAll();
   // Futures may outlive the loop; from now on their callbacks are dropped, not run.
   queue_->Close();
+  if (current_loop == this) current_loop = nullptr;
 }
 
 IOLoop& IOLoop::Current() {
@@ -68,7 +74,10 @@ IOLoop& IOLoop::Current() {
   return *current_loop;
 }
 
-void IOLoop::MakeCurrent() { current_loop = this; }
+void IOLoop::MakeCurrent() {
+  current_loop = this;
+  if (!running_) queue_->set_loop_thread(std::this_thread::get_id());
+}
 
 absl::Status IOLoop::Start() {
   if (running_) return absl::FailedPreconditionError("IOLoop::Start: the loop is running already");
@@ -77,12 +86,10 @@ absl::Status IOLoop::Start() {
   current_loop = this;
   queue_->set_loop_thread(std::this_thread::get_id());
   absl::Status status;
-  std::vector<Callback> batch;
   while (status.ok()) {
-    status = RunOnce(batch);
+    status = RunOnce(batch_);
     if (stop_requested_.exchange(false)) break;
   }
-  queue_->set_loop_thread(std::thread::id());
   current_loop = previous;
   running_ = false;
   return status;
@@ -132,7 +139,9 @@ absl::Status IOLoop::RunOnce(std::vector<Callback>& batch) {
 absl::Duration IOLoop::PollTimeout(int64_t now_ns) const {
   for (const Timer& top : timer_heap_) {
     // The heap's top may be a cancelled timer; its deadline is still a safe, early wake-up.
-    return absl::Nanoseconds(std::max<int64_t>(0, top.deadline_ns - now_ns));
+    if (top.deadline_ns == kNever) break;
+    if (top.deadline_ns <= now_ns) return absl::ZeroDuration();
+    return absl::Nanoseconds(top.deadline_ns - now_ns);
   }
   return absl::InfiniteDuration();
 }
@@ -142,7 +151,8 @@ void IOLoop::RunDueTimers(int64_t now_ns) {
   // the next iteration, as in Tornado. Each is looked up again just before it runs, so one that
   // an earlier callback of this batch cancelled does not run.
   due_.clear();
-  while (!timer_heap_.empty() && timer_heap_.front().deadline_ns <= now_ns) {
+  while (!timer_heap_.empty() && timer_heap_.front().deadline_ns <= now_ns &&
+         timer_heap_.front().deadline_ns != kNever) {
     due_.push_back(timer_heap_.front().id);
     std::pop_heap(timer_heap_.begin(), timer_heap_.end(), LaterTimer);
     timer_heap_.pop_back();
@@ -164,6 +174,8 @@ IOLoop::TimeoutHandle IOLoop::CallLater(absl::Duration delay, Callback callback)
   return AddTimer(MonotonicNanos(), delay, std::move(callback));
 }
 
+bool IOLoop::running() const { return running_; }
+
 IOLoop::TimeoutHandle IOLoop::CallAt(absl::Time when, Callback callback) {
   // Through the fixed offset, not absl::Now(): timers for the same `when` get the same
   // deadline, and CallAt(Time() + d) is exactly CallLater(d).
@@ -171,10 +183,14 @@ IOLoop::TimeoutHandle IOLoop::CallAt(absl::Time when, Callback callback) {
 }
 
 IOLoop::TimeoutHandle IOLoop::AddTimer(int64_t base_ns, absl::Duration delay, Callback callback) {
-  const int64_t delay_ns = absl::ToInt64Nanoseconds(delay);  // saturates
-  int64_t deadline;
-  if (__builtin_add_overflow(base_ns, delay_ns, &deadline)) {
-    deadline = delay_ns > 0 ? INT64_MAX : INT64_MIN;
+  // A deadline in the past is due at once (in deadline order); an infinite one, or one past
+  // the clock's range, never comes (kNever).
+  int64_t deadline = kNever;
+  if (delay != absl::InfiniteDuration()) {
+    const int64_t delay_ns = absl::ToInt64Nanoseconds(delay);  // saturates
+    if (__builtin_add_overflow(base_ns, delay_ns, &deadline)) {
+      deadline = delay_ns > 0 ? kNever : INT64_MIN;
+    }
   }
   const uint64_t id = next_timer_id_++;
   timer_heap_.push_back({deadline, id});

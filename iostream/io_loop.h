@@ -73,8 +73,12 @@ class IOLoop {
   void MakeCurrent();
 
   // Tornado: IOLoop.start(). Runs until Stop(); the loop is current on this thread meanwhile.
-  // Returns an error only if the poller fails or the loop is running already.
+  // Returns an error only if the poller fails, or FailedPreconditionError if the loop is running
+  // already (a callback that calls Start or RunSync on its own loop).
   absl::Status Start();
+
+  // True while Start() (or RunSync) is running the loop.
+  bool running() const;
 
   // Tornado: IOLoop.stop(). The loop returns from Start() at the end of the current iteration
   // (if it is not running, the next Start() runs one iteration). Safe from any thread.
@@ -84,6 +88,8 @@ class IOLoop {
   // Future or Task that `func` returns is done (an absl::Status or absl::StatusOr<T>, or nothing,
   // counts as done at once), then returns its result. With a finite `timeout`, gives absl::DeadlineExceededError
   // after that long (the operation is left as it is and goes on if the loop runs again).
+  // On a loop that is running already (called from one of its callbacks or tasks) it does not
+  // call `func` and gives FailedPreconditionError: await the future instead.
   template <typename F>
   auto RunSync(F&& func, absl::Duration timeout = absl::InfiniteDuration());
 
@@ -93,7 +99,8 @@ class IOLoop {
 
   // Tornado: IOLoop.call_later() and call_at(). Runs `callback` once the delay has passed or
   // Time() reaches `when`. Deadlines are kept on a monotonic clock, so changes to the system
-  // clock neither fire timers early nor hold them back.
+  // clock neither fire timers early nor hold them back. A negative delay (or a past `when`) is
+  // due at once; an infinite one (or absl::InfiniteFuture()) never runs but can be removed.
   TimeoutHandle CallLater(absl::Duration delay, Callback callback);
   TimeoutHandle CallAt(absl::Time when, Callback callback);
 
@@ -121,6 +128,7 @@ class IOLoop {
 
  private:
   friend std::shared_ptr<internal::CallbackQueue> future_internal::CurrentLoopQueue();
+  friend internal::TaskList& future_internal::CurrentTaskList();
   friend class BaseIOStream;
 
   // Runs `callback` at the end of the current iteration, after the due timers and before the
@@ -163,8 +171,12 @@ class IOLoop {
     return MakeReadyFuture<T>(std::move(result));
   }
 
+  // The deadline of a timer that never comes.
+  static constexpr int64_t kNever = INT64_MAX;
+
   const std::unique_ptr<Poller> poller_;
   const std::shared_ptr<internal::CallbackQueue> queue_;
+  internal::TaskList tasks_;  // every unfinished Task started on this loop
   const int64_t wall_minus_monotonic_ns_;  // Time() = monotonic + this
   std::atomic<bool> stop_requested_{false};
   bool running_ = false;
@@ -176,6 +188,7 @@ class IOLoop {
   std::vector<Timer> timer_heap_;  // min-heap on (deadline_ns, id)
   absl::flat_hash_map<uint64_t, Callback> timers_;  // pending (not cancelled) timers by id
   std::vector<uint64_t> due_;  // ids of the timers one iteration runs
+  std::vector<Callback> batch_;  // the callbacks one iteration runs (kept for its capacity)
   std::vector<Callback> iteration_end_;
   std::vector<Callback> iteration_end_batch_;
   uint64_t iteration_ = 0;
@@ -195,10 +208,16 @@ auto IOLoop::RunSync(F&& func, absl::Duration timeout) {
   } else {
     using FutureType = decltype(AsFuture(std::declval<Returned>()));
     using Result = typename FutureType::Result;
-    FutureType future;
-    // Shared with the done callback, which may outlive this call if the loop runs again.
+    if (running_) {
+      return Result(absl::FailedPreconditionError(
+          "IOLoop::RunSync: the loop is running already (await the future instead)"));
+    }
+    // Shared with the callbacks, which may outlive this call (if the loop stops before they
+    // run, or runs again later): they touch this frame only while `waiting`.
     auto waiting = std::make_shared<bool>(true);
+    FutureType future;
     AddCallback([this, &func, &future, waiting] {
+      if (!*waiting) return;
       future = AsFuture(func());
       future.AddDoneCallback([this, waiting](const Result&) {
         if (*waiting) Stop();

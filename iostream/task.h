@@ -5,6 +5,11 @@
 // handle is dropped (Tornado's spawned callbacks, IOLoop.spawn_callback); a failure that no one
 // awaits or observes is logged to stderr when the task's state goes away, never lost silently.
 //
+// Ownership: a task belongs to the loop current when it started. Destroying that loop (or the
+// TCPServer whose connection it serves) destroys the task's suspended frame, and with it what
+// the frame holds: its streams close and their fds are freed. The task's future then fails with
+// a CancelledError, and nothing of it ever runs again.
+//
 // A Task<T> finishes with `co_return value;` or `co_return some_error_status;`. A Task<void>
 // finishes with `co_return absl::OkStatus();` or an error status: its result is absl::Status.
 // An exception that escapes the body becomes an absl::InternalError result.
@@ -26,8 +31,21 @@
 
 #include "absl/status/status.h"
 #include "iostream/future.h"
+#include "iostream/internal/task_list.h"
 
 namespace gust {
+
+template <typename T>
+class Task;
+namespace internal {
+template <typename T>
+void AdoptTask(TaskList& group, const Task<T>& task);
+}  // namespace internal
+
+namespace future_internal {
+// The task list of IOLoop::Current() (defined in io_loop.cc).
+internal::TaskList& CurrentTaskList();
+}  // namespace future_internal
 
 template <typename T>
 class Task {
@@ -35,11 +53,28 @@ class Task {
   using Result = FutureResult<T>;
 
   struct promise_type {
-    std::shared_ptr<future_internal::State<T>> state = future_internal::NewState<T>();
+    future_internal::StateRef<T> state = future_internal::NewState<T>();
+    // Every unfinished task is linked into its loop's list (and maybe a server's), which
+    // destroy the suspended frame when they go away.
+    internal::TaskLink loop_link;
+    internal::TaskLink group_link;
+
+    promise_type() {
+      future_internal::CurrentTaskList().Add(
+          loop_link, std::coroutine_handle<promise_type>::from_promise(*this));
+    }
+    // Reached only when the frame is destroyed before the body ended.
+    ~promise_type() {
+      if (!state->done()) {
+        state->set_log_if_unretrieved(false);  // its owner went away; nothing failed
+        state->Resolve(absl::CancelledError(
+            "the Task was destroyed before it finished (its IOLoop or server went away)"));
+      }
+    }
 
     Task get_return_object() {
-      state->set_log_if_unretrieved();
-      return Task(Future<T>(state));
+      state->set_log_if_unretrieved(true);
+      return Task(Future<T>(state), std::coroutine_handle<promise_type>::from_promise(*this));
     }
     std::suspend_never initial_suspend() noexcept { return {}; }
     // The frame frees itself when the body ends; the result lives on in `state`.
@@ -70,10 +105,28 @@ class Task {
   auto operator co_await() && { return std::move(future_).operator co_await(); }
 
  private:
-  explicit Task(Future<T> future) : future_(std::move(future)) {}
+  template <typename U>
+  friend void internal::AdoptTask(internal::TaskList& group, const Task<U>& task);
+
+  Task(Future<T> future, std::coroutine_handle<promise_type> frame)
+      : future_(std::move(future)), frame_(frame) {}
 
   Future<T> future_;
+  // Valid while the task is not done: a frame ends only after resolving its state.
+  std::coroutine_handle<promise_type> frame_;
 };
+
+namespace internal {
+
+// Links an unfinished task into `group` as well, which then destroys its frame when the group
+// is destroyed (TCPServer does this for its connections' handlers).
+template <typename T>
+void AdoptTask(TaskList& group, const Task<T>& task) {
+  if (task.done()) return;
+  group.Add(task.frame_.promise().group_link, task.frame_);
+}
+
+}  // namespace internal
 
 }  // namespace gust
 

@@ -106,7 +106,9 @@ absl::Status TCPServer::Start(int num_threads) {
 absl::Status TCPServer::Accept(Worker& worker) {
   for (int fd : worker.sockets) {
     absl::StatusOr<std::unique_ptr<AcceptHandler>> acceptor = AcceptHandler::Add(
-        fd, [this](int connection, SocketAddress peer) { OnConnection(connection, peer); });
+        fd, [this, &worker](int connection, SocketAddress peer) {
+          OnConnection(worker, connection, peer);
+        });
     if (!acceptor.ok()) return acceptor.status();
     worker.acceptors.push_back(*std::move(acceptor));
     std::lock_guard<std::mutex> lock(mu_);
@@ -115,7 +117,7 @@ absl::Status TCPServer::Accept(Worker& worker) {
   return absl::OkStatus();
 }
 
-void TCPServer::OnConnection(int fd, SocketAddress peer) {
+void TCPServer::OnConnection(Worker& worker, int fd, SocketAddress peer) {
   std::unique_ptr<IOStream> stream;
   if (options_.tls != nullptr) {
     stream = std::make_unique<SSLIOStream>(fd, options_.tls, /*server_side=*/true, "",
@@ -125,9 +127,11 @@ void TCPServer::OnConnection(int fd, SocketAddress peer) {
   }
   active_->fetch_add(1);
   Task<void> task = (*handle_stream_)(std::move(stream), peer);
+  // Destroying the server destroys the handlers still suspended (and so their streams).
+  internal::AdoptTask(worker.handlers, task);
   task.future().AddDoneCallback([active = active_, peer](const absl::Status& status) {
     active->fetch_sub(1);
-    if (!status.ok() && !IsStreamClosedError(status)) {
+    if (!status.ok() && !IsStreamClosedError(status) && !absl::IsCancelled(status)) {
       internal::LogLine("ERROR", absl::StrCat("TCPServer: the handler for ", peer.ToString(),
                                               " failed: ", status.ToString()));
     }
@@ -168,26 +172,37 @@ void TCPServer::Stop() {
   }
 }
 
-int TCPServer::Drain(absl::Duration timeout) {
+absl::Status TCPServer::Drain(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
-  while (active_->load() > 0 && absl::Now() < deadline) {
-    // Single-threaded servers drain on this thread's loop; threaded ones on their own.
-    bool runs_here = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (const std::unique_ptr<Worker>& worker : workers_) {
-        if (worker->loop == &IOLoop::Current()) runs_here = true;
-      }
+  // Single-threaded servers drain on this thread's loop; threaded ones on their own.
+  bool runs_here = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::unique_ptr<Worker>& worker : workers_) {
+      if (worker->loop == &IOLoop::Current()) runs_here = true;
     }
+  }
+  IOLoop& loop = IOLoop::Current();
+  if (runs_here && loop.running()) {
+    return absl::FailedPreconditionError(
+        "TCPServer::Drain: called from the loop the server runs on, which cannot run nested; "
+        "wait for active_connections() from the loop instead");
+  }
+  while (active_->load() > 0 && absl::Now() < deadline) {
     if (runs_here) {
-      IOLoop& loop = IOLoop::Current();
-      loop.CallLater(absl::Milliseconds(5), [&loop] { loop.Stop(); });
-      loop.Start().IgnoreError();
+      IOLoop::TimeoutHandle stop = loop.CallLater(absl::Milliseconds(5), [&loop] { loop.Stop(); });
+      absl::Status ran = loop.Start();
+      loop.RemoveTimeout(stop);
+      if (!ran.ok()) return ran;
     } else {
       absl::SleepFor(absl::Milliseconds(5));
     }
   }
-  return active_->load();
+  const int left = active_->load();
+  if (left == 0) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat("TCPServer::Drain: ", left,
+                                                  " connections still running after ",
+                                                  absl::FormatDuration(timeout)));
 }
 
 }  // namespace gust

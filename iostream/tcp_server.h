@@ -49,7 +49,9 @@ class TCPServer {
   };
 
   explicit TCPServer(HandleStream handle_stream, Options options = Options());
-  // Stops accepting, stops the worker threads' loops and joins them.
+  // Stops accepting, stops the worker threads' loops and joins them, and destroys every
+  // connection's handler that is still suspended (its stream closes). Destroy the server on the
+  // thread of the loop it listens on, before that loop.
   ~TCPServer();
   TCPServer(const TCPServer&) = delete;
   TCPServer& operator=(const TCPServer&) = delete;
@@ -73,10 +75,11 @@ class TCPServer {
   // connections being served go on. Call it from the thread that set the server up (not from
   // a worker thread's handler).
   void Stop();
-  // After Stop(): waits until every connection's handler has finished, or `timeout`; returns
-  // how many were still running. Drain before the loops go away: a handler suspended on a loop
-  // that never runs again is never resumed (its coroutine frame, stream included, is leaked).
-  int Drain(absl::Duration timeout);
+  // After Stop(): runs the server's loop (or waits for its threads) until every connection's
+  // handler has finished: OK, or DeadlineExceededError naming how many still run after
+  // `timeout`. FailedPreconditionError when called from the running loop the server is on.
+  // Destroying the server instead destroys the handlers still suspended, closing their streams.
+  absl::Status Drain(absl::Duration timeout);
   int active_connections() const { return active_->load(); }
 
  private:
@@ -84,10 +87,12 @@ class TCPServer {
     IOLoop* loop = nullptr;  // the loop its acceptors run on
     std::vector<int> sockets;
     std::vector<std::unique_ptr<AcceptHandler>> acceptors;
+    // The unfinished handlers of its connections, touched only on its loop's thread.
+    internal::TaskList handlers;
   };
 
   absl::Status Accept(Worker& worker);
-  void OnConnection(int fd, SocketAddress peer);
+  void OnConnection(Worker& worker, int fd, SocketAddress peer);
   static void CloseWorker(Worker& worker);
 
   const std::shared_ptr<const HandleStream> handle_stream_;

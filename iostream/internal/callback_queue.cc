@@ -37,14 +37,17 @@ CallbackQueue::~CallbackQueue() {
 }
 
 void CallbackQueue::Add(Callback callback) {
-  const bool on_loop_thread =
-      loop_thread_.load(std::memory_order_acquire) == std::this_thread::get_id();
+  if (OnLoopThread()) {
+    if (!closed_.load(std::memory_order_relaxed)) local_.push_back(std::move(callback));
+    return;  // after Close(), `callback` is destroyed here
+  }
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return;  // `callback` is destroyed outside the lock, on return.
-    callbacks_.push_back(std::move(callback));
-    if (!on_loop_thread && !wake_pending_) {
+    if (closed_.load(std::memory_order_relaxed)) return;  // destroyed outside the lock
+    remote_.push_back(std::move(callback));
+    remote_pending_.store(true, std::memory_order_release);
+    if (!wake_pending_) {
       wake_pending_ = true;
       wake = true;
     }
@@ -55,22 +58,22 @@ void CallbackQueue::Add(Callback callback) {
 void CallbackQueue::Wake() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_ || wake_pending_) return;
+    if (closed_.load(std::memory_order_relaxed) || wake_pending_) return;
     wake_pending_ = true;
+    remote_pending_.store(true, std::memory_order_release);
   }
   WriteWakeFd();
 }
 
 void CallbackQueue::TakeBatch(std::vector<Callback>* batch) {
   batch->clear();
+  batch->swap(local_);
+  if (!remote_pending_.load(std::memory_order_acquire)) return;
   std::lock_guard<std::mutex> lock(mu_);
-  batch->swap(callbacks_);
+  for (Callback& callback : remote_) batch->push_back(std::move(callback));
+  remote_.clear();
+  remote_pending_.store(false, std::memory_order_relaxed);
   wake_pending_ = false;
-}
-
-bool CallbackQueue::empty() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return callbacks_.empty();
 }
 
 void CallbackQueue::WriteWakeFd() {
@@ -92,12 +95,15 @@ void CallbackQueue::DrainWakeFd() {
 
 void CallbackQueue::Close() {
   std::vector<Callback> dropped;
+  std::vector<Callback> dropped_remote;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    closed_ = true;
-    dropped.swap(callbacks_);
+    closed_.store(true, std::memory_order_relaxed);
+    dropped_remote.swap(remote_);
+    remote_pending_.store(false, std::memory_order_relaxed);
   }
-  // `dropped` is destroyed here, outside the lock: a callback's destructor may call Add().
+  // Outside the lock: a callback's destructor may call Add() (and is then refused).
+  dropped.swap(local_);
 }
 
 }  // namespace internal

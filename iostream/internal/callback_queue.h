@@ -36,25 +36,32 @@ class CallbackQueue {
   CallbackQueue(const CallbackQueue&) = delete;
   CallbackQueue& operator=(const CallbackQueue&) = delete;
 
-  // Queues `callback` for the loop's next batch. Safe from any thread; wakes the loop unless
-  // called from the loop's own thread (which cannot be asleep in the poller at that moment).
-  // After Close(), the callback is destroyed without running.
+  // Queues `callback` for the loop's next batch. Safe from any thread. From the loop's own
+  // thread it takes no lock and wakes nothing (the loop cannot be asleep in the poller then);
+  // from another it locks and wakes the loop. After Close(), the callback is destroyed without
+  // running.
   void Add(Callback callback);
 
   // Wakes the loop from another thread without queueing anything (IOLoop::Stop).
   void Wake();
 
-  // Moves the queued callbacks into `*batch` (replacing its contents).
+  // Moves the queued callbacks into `*batch` (replacing its contents): the loop thread's own
+  // first, then those from other threads.
   void TakeBatch(std::vector<Callback>* batch);
 
-  bool empty() const;
+  // On the loop's thread only.
+  bool empty() const { return local_.empty() && !remote_pending_.load(std::memory_order_acquire); }
 
   // The fd the loop watches for readability, and what it calls when it is readable.
   int wake_fd() const { return read_fd_; }
   void DrainWakeFd();
 
-  // The thread that is running the loop, or a default id when none is.
+  // The loop's thread: the one that made the loop until a thread runs it, then the last one that
+  // ran it. Set it only while no other thread can be using the queue as the loop's thread.
   void set_loop_thread(std::thread::id id) { loop_thread_.store(id, std::memory_order_release); }
+  bool OnLoopThread() const {
+    return loop_thread_.load(std::memory_order_acquire) == std::this_thread::get_id();
+  }
 
   // Drops every queued callback and refuses new ones. Called by the loop's destructor.
   void Close();
@@ -64,15 +71,19 @@ class CallbackQueue {
 
   const int read_fd_;
   const int write_fd_;  // == read_fd_ for an eventfd
-  std::atomic<std::thread::id> loop_thread_{};
+  std::atomic<std::thread::id> loop_thread_{std::this_thread::get_id()};
+  std::atomic<bool> closed_{false};
 
-  // std::mutex rather than absl::Mutex: with a prebuilt (uninstrumented) Abseil, ThreadSanitizer
-  // sees pthread mutexes but not absl::Mutex.
+  // The loop thread's callbacks: no lock.
+  std::vector<Callback> local_;
+
+  // Other threads' callbacks. std::mutex rather than absl::Mutex: with a prebuilt
+  // (uninstrumented) Abseil, ThreadSanitizer sees pthread mutexes but not absl::Mutex.
   mutable std::mutex mu_;
-  std::vector<Callback> callbacks_;
+  std::vector<Callback> remote_;
+  std::atomic<bool> remote_pending_{false};  // remote_ is not empty, or a wake-up is pending
   // A wake-up is written and not yet taken by TakeBatch: later adds need not write again.
   bool wake_pending_ = false;
-  bool closed_ = false;
 };
 
 }  // namespace internal

@@ -1,9 +1,33 @@
 #include "iostream/internal/write_buffer.h"
 
 #include <utility>
+#include <vector>
 
 namespace gust {
 namespace internal {
+namespace {
+
+// Sent coalescing chunks are kept per thread (not per stream, which would hold them while
+// idle), so that streams answering in small writes allocate no chunk per flush.
+constexpr size_t kCoalescingCapacity = WriteBuffer::kSmallPiece * 2;
+constexpr size_t kMaxCachedChunks = 16;
+thread_local std::vector<std::string> cached_chunks;
+
+std::string TakeCachedChunk() {
+  if (cached_chunks.empty()) return std::string();
+  std::string chunk = std::move(cached_chunks.back());
+  cached_chunks.pop_back();
+  chunk.clear();
+  return chunk;
+}
+
+void CacheChunk(std::string& chunk) {
+  if (chunk.capacity() == kCoalescingCapacity && cached_chunks.size() < kMaxCachedChunks) {
+    cached_chunks.push_back(std::move(chunk));
+  }
+}
+
+}  // namespace
 
 void WriteBuffer::Append(absl::string_view data) {
   if (data.empty()) return;
@@ -13,8 +37,11 @@ void WriteBuffer::Append(absl::string_view data) {
       chunks_.back().append(data.data(), data.size());
       return;
     }
-    chunks_.emplace_back(data);
-    chunks_.back().reserve(kSmallPiece * 2);
+    // A coalescing chunk that was sent is reused: a stream that answers in small writes
+    // allocates no chunk per flush.
+    chunks_.emplace_back(TakeCachedChunk());
+    chunks_.back().reserve(kCoalescingCapacity);
+    chunks_.back().append(data.data(), data.size());
     last_coalesces_ = true;
     return;
   }
@@ -52,6 +79,7 @@ void WriteBuffer::Advance(size_t n) {
       return;
     }
     n -= left;
+    CacheChunk(chunks_.front());
     chunks_.pop_front();
     first_offset_ = 0;
   }
