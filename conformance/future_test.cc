@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "iostream/io_loop.h"
 #include "iostream/task.h"
+#include "iostream/with_timeout.h"
 
 namespace gust {
 namespace {
@@ -20,6 +21,15 @@ namespace {
 using ::gust::testing::LoopTest;
 
 class FutureTest : public LoopTest {};
+
+// A future the current loop resolves with `value` after `delay`.
+Future<int> ResolvedAfter(int value, absl::Duration delay) {
+  Promise<int> promise;
+  Future<int> future = promise.future();
+  IOLoop::Current().CallLater(
+      delay, [promise = std::move(promise), value]() mutable { promise.SetResult(value); });
+  return future;
+}
 
 TEST_F(FutureTest, DoneCallbackRunsInALaterIterationNotInsideSetResult) {
   Promise<int> promise;
@@ -322,6 +332,26 @@ TEST_F(FutureTest, RunSyncInsideTheRunningLoopIsAnError) {
   Future<void> future = later.future();
   loop().CallLater(absl::Milliseconds(20), [&] { later.SetResult(absl::OkStatus()); });
   EXPECT_TRUE(loop().RunSync([&] { return future; }, absl::Seconds(5)).ok());
+}
+
+TEST_F(FutureTest, WithTimeoutGivesTheResultInTime) {
+  Future<int> late = WithTimeout(ResolvedAfter(1, absl::Milliseconds(5)), absl::Seconds(5));
+  absl::StatusOr<int> result = loop().RunSync([&] { return late; }, absl::Seconds(10));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 1);
+}
+
+TEST_F(FutureTest, WithTimeoutFailsWhenTooLateAndTheOperationGoesOn) {
+  Future<int> slow = ResolvedAfter(2, absl::Milliseconds(200));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<int> result = loop().RunSync(
+      [&] { return WithTimeout(slow, absl::Milliseconds(20)); }, absl::Seconds(10));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(result.status())) << result.status();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(190));
+  // Only the waiting stopped: the operation still completes.
+  absl::StatusOr<int> original = loop().RunSync([&] { return slow; }, absl::Seconds(10));
+  ASSERT_TRUE(original.ok());
+  EXPECT_EQ(*original, 2);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "iostream/io_loop.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 
 #include "absl/time/clock.h"
 #include "conformance/testing.h"
+#include "iostream/signal_watcher.h"
 #include "gtest/gtest.h"
 
 namespace gust {
@@ -175,6 +177,27 @@ TEST_F(IOLoopTest, NegativeAndInfiniteDelays) {
   RunFor(absl::Milliseconds(20));
   EXPECT_EQ(log.size(), 3u);
   EXPECT_TRUE(loop().RemoveTimeout(never));
+}
+
+TEST_F(IOLoopTest, SignalWatcherCallsBackFromTheLoop) {
+  std::vector<int> received;
+  absl::StatusOr<std::unique_ptr<SignalWatcher>> watcher =
+      SignalWatcher::Create({SIGUSR1, SIGUSR2}, [&](int number) { received.push_back(number); });
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  EXPECT_EQ(SignalWatcher::Create({SIGUSR1}, [](int) {}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_EQ(raise(SIGUSR1), 0);
+  EXPECT_TRUE(received.empty());  // never inside the signal handler
+  // From another thread too: the handler only writes to the pipe the loop watches.
+  std::thread other([] { kill(getpid(), SIGUSR2); });
+  other.join();
+  RunUntil([&] { return received.size() == 2; });
+  std::sort(received.begin(), received.end());
+  EXPECT_EQ(received, (std::vector<int>{SIGUSR1, SIGUSR2}));
+  watcher->reset();
+  EXPECT_EQ(SignalWatcher::Create({SIGKILL}, [](int) {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(SignalWatcher::Create({SIGUSR1}, [](int) {}).ok());  // one at a time, again
 }
 
 TEST_F(IOLoopTest, RemoveTimeoutCancels) {

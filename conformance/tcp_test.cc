@@ -394,6 +394,32 @@ TEST_F(TcpTest, ConnectTimeoutNamesWhatWasTried) {
       << stream.status();
 }
 
+// IOStream::Connect's timeout cancels the connect: the stream closes, the error is ETIMEDOUT.
+TEST_F(TcpTest, IOStreamConnectTimeoutClosesTheStream) {
+  const SocketAddress black_hole = BlackHole();
+  std::unique_ptr<IOStream> stream = *IOStream::Create(AF_INET6);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<IOStream*> connected =
+      Await(stream->Connect(black_hole, absl::Milliseconds(100)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE(IsStreamClosedError(connected.status())) << connected.status();
+  EXPECT_EQ(ErrnoOf(connected.status()), ETIMEDOUT) << connected.status();
+  EXPECT_TRUE(stream->closed());
+  // A connect that succeeds in time is not disturbed by its timer.
+  TCPServer server(EchoLines);
+  ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
+  std::unique_ptr<IOStream> client = *IOStream::Create(AF_INET);
+  ASSERT_TRUE(Await(client->Connect(*SocketAddress::FromIp("127.0.0.1", PortOf(server)),
+                                    absl::Milliseconds(100)))
+                  .ok());
+  RunFor(absl::Milliseconds(150));
+  EXPECT_FALSE(client->closed());
+  ExpectEcho(*client, "still open\n");
+  client->Close();
+  server.Stop();
+  EXPECT_TRUE(server.Drain(absl::Seconds(10)).ok());
+}
+
 TEST_F(TcpTest, RefusedConnectionNamesEveryAddressTried) {
   // A port nothing listens on: one a socket was just bound to and let go of.
   const int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

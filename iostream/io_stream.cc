@@ -29,12 +29,15 @@ absl::StatusOr<std::unique_ptr<IOStream>> IOStream::Create(int family, const Opt
   return std::make_unique<IOStream>(fd, options);
 }
 
-Future<IOStream*> IOStream::Connect(const SocketAddress& address) {
-  return ConnectTo(address, address.host());
+Future<IOStream*> IOStream::Connect(const SocketAddress& address, absl::Duration timeout) {
+  return ConnectTo(address, address.host(), timeout);
 }
 
-Future<IOStream*> IOStream::Connect(absl::string_view host, uint16_t port) {
-  if (closed() || connect_started_) return ConnectTo(SocketAddress(), "");  // the same errors
+Future<IOStream*> IOStream::Connect(absl::string_view host, uint16_t port,
+                                    absl::Duration timeout) {
+  if (closed() || connect_started_) {
+    return ConnectTo(SocketAddress(), "", timeout);  // the same errors
+  }
   absl::StatusOr<SocketAddress> address = SocketAddress::Resolve(host, port, Family());
   if (!address.ok()) {
     connect_started_ = true;
@@ -42,10 +45,11 @@ Future<IOStream*> IOStream::Connect(absl::string_view host, uint16_t port) {
     Close(address.status());  // fails the future, as a failed connect would
     return future;
   }
-  return ConnectTo(*address, std::string(host));
+  return ConnectTo(*address, std::string(host), timeout);
 }
 
-Future<IOStream*> IOStream::ConnectTo(const SocketAddress& address, std::string host) {
+Future<IOStream*> IOStream::ConnectTo(const SocketAddress& address, std::string host,
+                                      absl::Duration timeout) {
   if (closed()) return MakeReadyFuture<IOStream*>(StreamClosedError(error()));
   if (connect_started_) {
     return MakeReadyFuture<IOStream*>(absl::FailedPreconditionError(
@@ -55,6 +59,15 @@ Future<IOStream*> IOStream::ConnectTo(const SocketAddress& address, std::string 
   connect_address_ = address.ToString();
   OnConnectTarget(std::move(host));
   Future<IOStream*> future = connect_promise_.emplace().future();
+  if (timeout != absl::InfiniteDuration()) {
+    // Cancelled by ResolveConnect and by Close (FailPendingOperations), so `this` is alive.
+    connect_timer_ = io_loop().CallLater(timeout, [this, timeout] {
+      connect_timer_.reset();
+      Close(ErrnoError(ETIMEDOUT, absl::StrCat("connect to ", connect_address_,
+                                               " timed out after ",
+                                               absl::FormatDuration(timeout))));
+    });
+  }
   int result;
   do {
     result = connect(fd_, address.sockaddr_ptr(), address.size());
@@ -88,9 +101,18 @@ void IOStream::OnConnected() {
   ResolveConnect();
 }
 
-void IOStream::ResolveConnect() { SettleAndClear(connect_promise_, this); }
+void IOStream::ResolveConnect() {
+  CancelConnectTimer();
+  SettleAndClear(connect_promise_, this);
+}
+
+void IOStream::CancelConnectTimer() {
+  if (connect_timer_.has_value()) io_loop().RemoveTimeout(*connect_timer_);
+  connect_timer_.reset();
+}
 
 void IOStream::FailPendingOperations(const absl::Status& closed_error) {
+  CancelConnectTimer();
   SettleAndClear(connect_promise_, closed_error);
 }
 

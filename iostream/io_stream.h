@@ -40,11 +40,15 @@ class IOStream : public BaseIOStream {
   // once connected. Writes made meanwhile are sent after the connection is up (the connect
   // future resolves first). A refused or failed connection closes the stream and fails the
   // future with StreamClosedError whose real error says why (ErrnoOf() gives ECONNREFUSED, ...);
-  // the close callback runs too.
-  Future<IOStream*> Connect(const SocketAddress& address);
+  // the close callback runs too. With a finite `timeout`, a connect (and, on an SSLIOStream,
+  // its handshake) not done by then is cancelled: the stream closes and the future fails with
+  // a StreamClosedError whose real error is ETIMEDOUT.
+  Future<IOStream*> Connect(const SocketAddress& address,
+                            absl::Duration timeout = absl::InfiniteDuration());
   // Resolves `host` synchronously first, as Tornado's connect((host, port)) does (it blocks the
   // loop: prefer a numeric address); a failed resolution fails the future the same way.
-  Future<IOStream*> Connect(absl::string_view host, uint16_t port);
+  Future<IOStream*> Connect(absl::string_view host, uint16_t port,
+                            absl::Duration timeout = absl::InfiniteDuration());
 
   // Tornado: start_tls(server_side, ssl_options, server_hostname). Hands this stream's socket to
   // a new SSLIOStream, which it resolves with once the handshake is done. The stream must be
@@ -83,7 +87,9 @@ class IOStream : public BaseIOStream {
   bool tcp_connecting() const { return tcp_connecting_; }
 
  private:
-  Future<IOStream*> ConnectTo(const SocketAddress& address, std::string host);
+  Future<IOStream*> ConnectTo(const SocketAddress& address, std::string host,
+                              absl::Duration timeout);
+  void CancelConnectTimer();
   // The socket's address family (SO_DOMAIN); AF_UNSPEC if it cannot be read.
   int Family() const;
 
@@ -92,6 +98,7 @@ class IOStream : public BaseIOStream {
   bool connect_started_ = false;
   std::string connect_address_;  // for error messages
   std::optional<Promise<IOStream*>> connect_promise_;
+  std::optional<IOLoop::TimeoutHandle> connect_timer_;
 };
 
 }  // namespace gust
