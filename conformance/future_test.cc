@@ -19,17 +19,10 @@ namespace gust {
 namespace {
 
 using ::gust::testing::LoopTest;
+using ::gust::testing::ResolvedLater;
 
 class FutureTest : public LoopTest {};
 
-// A future the current loop resolves with `value` after `delay`.
-Future<int> ResolvedAfter(int value, absl::Duration delay) {
-  Promise<int> promise;
-  Future<int> future = promise.future();
-  IOLoop::Current().CallLater(
-      delay, [promise = std::move(promise), value]() mutable { promise.SetResult(value); });
-  return future;
-}
 
 TEST_F(FutureTest, DoneCallbackRunsInALaterIterationNotInsideSetResult) {
   Promise<int> promise;
@@ -335,14 +328,14 @@ TEST_F(FutureTest, RunSyncInsideTheRunningLoopIsAnError) {
 }
 
 TEST_F(FutureTest, WithTimeoutGivesTheResultInTime) {
-  Future<int> late = WithTimeout(ResolvedAfter(1, absl::Milliseconds(5)), absl::Seconds(5));
+  Future<int> late = WithTimeout(ResolvedLater(1, absl::Milliseconds(5)), absl::Seconds(5));
   absl::StatusOr<int> result = loop().RunSync([&] { return late; }, absl::Seconds(10));
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(*result, 1);
 }
 
 TEST_F(FutureTest, WithTimeoutFailsWhenTooLateAndTheOperationGoesOn) {
-  Future<int> slow = ResolvedAfter(2, absl::Milliseconds(200));
+  Future<int> slow = ResolvedLater(2, absl::Milliseconds(200));
   const absl::Time start = absl::Now();
   absl::StatusOr<int> result = loop().RunSync(
       [&] { return WithTimeout(slow, absl::Milliseconds(20)); }, absl::Seconds(10));

@@ -22,18 +22,11 @@ namespace gust {
 namespace {
 
 using ::gust::testing::LoopTest;
+using ::gust::testing::ResolvedLater;
 using ::gust::testing::SocketPair;
 
 class IOLoopTest : public LoopTest {};
 
-// A future the current loop resolves with `value` after `delay`.
-Future<int> ResolvedLater(int value, absl::Duration delay) {
-  Promise<int> promise;
-  Future<int> future = promise.future();
-  IOLoop::Current().CallLater(
-      delay, [promise = std::move(promise), value]() mutable { promise.SetResult(value); });
-  return future;
-}
 
 TEST_F(IOLoopTest, CallbacksRunInOrderAndLaterOnesWaitForTheNextIteration) {
   std::vector<std::string> log;

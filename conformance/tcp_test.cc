@@ -256,15 +256,20 @@ std::vector<int> HalfLineClients(uint16_t port, int n) {
   return clients;
 }
 
-// Each client sees the server close its connection (end of stream, or a reset).
-void ExpectClosedByServer(const std::vector<int>& clients) {
+// After a server is gone: only the clients' fds are left of what the process had `before`, each
+// client sees the server close its connection (end of stream, or a reset), and closing them
+// brings the fd count back.
+void ExpectOnlyClientsLeft(const std::vector<int>& clients, int before) {
+  EXPECT_EQ(CountOpenFds(), before + static_cast<int>(clients.size()));
   for (int fd : clients) {
     timeval timeout = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     char byte;
     const ssize_t n = recv(fd, &byte, 1, 0);
     EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET)) << n << " " << errno;
+    close(fd);
   }
+  EXPECT_EQ(CountOpenFds(), before);
 }
 
 // Destroying a server with connections mid-read destroys their handlers (suspended in a read),
@@ -280,10 +285,7 @@ TEST_F(TcpTest, DestroyingTheServerFreesEveryConnection) {
     clients = HalfLineClients(PortOf(server), 100);
     RunUntil([&] { return server.active_connections() == 100; });
   }
-  EXPECT_EQ(CountOpenFds(), before + 100);  // only the clients' fds are left
-  ExpectClosedByServer(clients);
-  for (int fd : clients) close(fd);
-  EXPECT_EQ(CountOpenFds(), before);
+  ExpectOnlyClientsLeft(clients, before);
 }
 
 // The same with worker threads: destroying the server destroys their loops, and the loops the
@@ -303,10 +305,7 @@ TEST_F(TcpTest, DestroyingAThreadedServerFreesEveryConnection) {
     }
     ASSERT_EQ(server.active_connections(), 100);
   }
-  EXPECT_EQ(CountOpenFds(), before + 100);
-  ExpectClosedByServer(clients);
-  for (int fd : clients) close(fd);
-  EXPECT_EQ(CountOpenFds(), before);
+  ExpectOnlyClientsLeft(clients, before);
 }
 
 // Drain cannot run the loop it is called from: an error, not a spin or a stray Stop.

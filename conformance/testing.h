@@ -52,6 +52,15 @@ class LoopTest : public ::testing::Test {
   std::unique_ptr<IOLoop> loop_;
 };
 
+// A future the current loop resolves with `value` after `delay`.
+inline Future<int> ResolvedLater(int value, absl::Duration delay) {
+  Promise<int> promise;
+  Future<int> future = promise.future();
+  IOLoop::Current().CallLater(
+      delay, [promise = std::move(promise), value]() mutable { promise.SetResult(value); });
+  return future;
+}
+
 // A connected AF_UNIX stream socketpair, both ends non-blocking; closed on destruction.
 struct SocketPair {
   SocketPair();
