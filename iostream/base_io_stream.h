@@ -28,8 +28,8 @@
 // Lifetime: the stream may be destroyed at any time on its loop's thread, including from a
 // callback or a coroutine resumed by one of its futures. Destroying it closes it, which drops
 // what is still unsent after one last attempt: await the last write's future first to deliver
-// everything. It must be
-// destroyed before its IOLoop (it holds a reference to the loop, as Tornado's streams do).
+// everything. It must be destroyed before its IOLoop (it holds a reference to the loop, as
+// Tornado's streams do).
 // Thread safety: none; use a stream only on the thread of the IOLoop it was made on.
 
 #ifndef GUST_IOSTREAM_BASE_IO_STREAM_H_
@@ -172,8 +172,8 @@ class BaseIOStream {
   // Tornado: set_close_callback(callback). Runs `callback` once, from the loop, after the
   // stream closes (every pending future has failed by then), unless the stream has been
   // destroyed by then: a callback never runs after its stream is gone (a stream destroyed, and
-  // so closed, by its owner does not call back into that owner). With a callback set, an idle stream
-  // watches its fd so that it notices a peer's close. Unlike Tornado, setting it on a stream that
+  // so closed, by its owner does not call back into that owner). With a callback set, an idle
+  // stream watches its fd so that it notices a peer's close. Unlike Tornado, setting it on a stream that
   // is closed already schedules it at once (Tornado never calls it). Passing nullptr clears it.
   void SetCloseCallback(CloseCallback callback);
 

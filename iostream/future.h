@@ -105,7 +105,7 @@ class State {
 
   void AddDoneCallback(DoneCallback callback) {
     retrieved_ = true;
-    if (!first_callback_ && !first_waiter_) {
+    if (!has_continuations()) {
       first_callback_ = std::move(callback);
     } else {
       more_.push_back({nullptr, std::move(callback)});
@@ -116,7 +116,7 @@ class State {
   // `waiter` is resumed from the loop once the state is resolved. A waiter whose frame is
   // destroyed first (its loop or server went away) must RemoveWaiter itself.
   void AddWaiter(std::coroutine_handle<> waiter) {
-    if (!first_callback_ && !first_waiter_) {
+    if (!has_continuations()) {
       first_waiter_ = waiter;
     } else {
       more_.push_back({waiter, nullptr});

@@ -87,7 +87,7 @@ absl::Status IOLoop::Start() {
   queue_->set_loop_thread(std::this_thread::get_id());
   absl::Status status;
   while (status.ok()) {
-    status = RunOnce(batch_);
+    status = RunOnce();
     if (stop_requested_.exchange(false)) break;
   }
   current_loop = previous;
@@ -100,7 +100,7 @@ void IOLoop::Stop() {
   queue_->Wake();
 }
 
-absl::Status IOLoop::RunOnce(std::vector<Callback>& batch) {
+absl::Status IOLoop::RunOnce() {
   const absl::Duration timeout =
       (stop_requested_.load() || !queue_->empty() || !iteration_end_.empty())
           ? absl::ZeroDuration()
@@ -120,9 +120,9 @@ absl::Status IOLoop::RunOnce(std::vector<Callback>& batch) {
   }
   dispatch_.clear();  // releases handlers removed meanwhile
 
-  queue_->TakeBatch(&batch);
-  for (Callback& callback : batch) callback();
-  batch.clear();
+  queue_->TakeBatch(&batch_);
+  for (Callback& callback : batch_) callback();
+  batch_.clear();
 
   RunDueTimers(MonotonicNanos());
 
@@ -151,8 +151,7 @@ void IOLoop::RunDueTimers(int64_t now_ns) {
   // the next iteration, as in Tornado. Each is looked up again just before it runs, so one that
   // an earlier callback of this batch cancelled does not run.
   due_.clear();
-  while (!timer_heap_.empty() && timer_heap_.front().deadline_ns <= now_ns &&
-         timer_heap_.front().deadline_ns != kNever) {
+  while (!timer_heap_.empty() && timer_heap_.front().deadline_ns <= now_ns) {
     due_.push_back(timer_heap_.front().id);
     std::pop_heap(timer_heap_.begin(), timer_heap_.end(), LaterTimer);
     timer_heap_.pop_back();

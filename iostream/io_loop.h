@@ -153,7 +153,7 @@ class IOLoop {
   static bool LaterTimer(const Timer& a, const Timer& b);
   TimeoutHandle AddTimer(int64_t base_ns, absl::Duration delay, Callback callback);
 
-  absl::Status RunOnce(std::vector<Callback>& batch);
+  absl::Status RunOnce();
   absl::Duration PollTimeout(int64_t now_ns) const;
   void RunDueTimers(int64_t now_ns);
   void CompactTimers();

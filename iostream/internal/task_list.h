@@ -6,7 +6,6 @@
 #define GUST_IOSTREAM_INTERNAL_TASK_LIST_H_
 
 #include <coroutine>
-#include <cstddef>
 
 namespace gust {
 namespace internal {
@@ -24,7 +23,6 @@ class TaskLink {
     next_->prev_ = prev_;
     prev_ = next_ = nullptr;
   }
-  bool linked() const { return prev_ != nullptr; }
 
  private:
   friend class TaskList;
@@ -58,13 +56,6 @@ class TaskList {
       link->Unlink();
       frame.destroy();
     }
-  }
-
-  bool empty() const { return head_.next_ == &head_; }
-  size_t size() const {
-    size_t n = 0;
-    for (const TaskLink* link = head_.next_; link != &head_; link = link->next_) ++n;
-    return n;
   }
 
  private:
