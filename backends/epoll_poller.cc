@@ -36,13 +36,13 @@ class EpollPoller final : public Poller {
 
   absl::string_view name() const override { return "epoll"; }
 
-  absl::Status Add(int fd, uint32_t events) override {
-    return Control(EPOLL_CTL_ADD, fd, events, "add");
+  absl::Status Add(int fd, uint32_t events, uint64_t token) override {
+    return Control(EPOLL_CTL_ADD, fd, events, token, "add");
   }
-  absl::Status Modify(int fd, uint32_t events) override {
-    return Control(EPOLL_CTL_MOD, fd, events, "modify");
+  absl::Status Modify(int fd, uint32_t events, uint64_t token) override {
+    return Control(EPOLL_CTL_MOD, fd, events, token, "modify");
   }
-  absl::Status Remove(int fd) override { return Control(EPOLL_CTL_DEL, fd, 0, "remove"); }
+  absl::Status Remove(int fd) override { return Control(EPOLL_CTL_DEL, fd, 0, 0, "remove"); }
 
   absl::Status Wait(absl::Duration timeout, std::vector<PollEvent>* ready) override {
     ready->clear();
@@ -53,7 +53,7 @@ class EpollPoller final : public Poller {
       return absl::ErrnoToStatus(errno, "epoll_wait");
     }
     for (int i = 0; i < n; ++i) {
-      ready->push_back({buffer_[i].data.fd, FromEpoll(buffer_[i].events)});
+      ready->push_back({buffer_[i].data.u64, FromEpoll(buffer_[i].events)});
     }
     // A full buffer means more fds may be ready: take more of them next time.
     if (static_cast<size_t>(n) == buffer_.size()) buffer_.resize(buffer_.size() * 2);
@@ -61,11 +61,11 @@ class EpollPoller final : public Poller {
   }
 
  private:
-  absl::Status Control(int op, int fd, uint32_t events, absl::string_view what) {
+  absl::Status Control(int op, int fd, uint32_t events, uint64_t token, absl::string_view what) {
     if (fd < 0) return absl::InvalidArgumentError(absl::StrCat("epoll: bad fd ", fd));
     epoll_event event{};
     event.events = ToEpoll(events);
-    event.data.fd = fd;
+    event.data.u64 = token;
     if (epoll_ctl(epoll_fd_, op, fd, &event) == 0) return absl::OkStatus();
     const int error = errno;
     if (error == EEXIST) {

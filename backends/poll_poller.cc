@@ -35,19 +35,21 @@ class PollPoller final : public Poller {
  public:
   absl::string_view name() const override { return "poll"; }
 
-  absl::Status Add(int fd, uint32_t events) override {
+  absl::Status Add(int fd, uint32_t events, uint64_t token) override {
     if (fd < 0) return absl::InvalidArgumentError(absl::StrCat("poll: bad fd ", fd));
     if (!slots_.try_emplace(fd, fds_.size()).second) {
       return absl::AlreadyExistsError(absl::StrCat("poll: fd ", fd, " is already registered"));
     }
     fds_.push_back({fd, ToPoll(events), 0});
+    tokens_.push_back(token);
     return absl::OkStatus();
   }
 
-  absl::Status Modify(int fd, uint32_t events) override {
+  absl::Status Modify(int fd, uint32_t events, uint64_t token) override {
     auto it = slots_.find(fd);
     if (it == slots_.end()) return NotRegistered(fd);
     fds_[it->second].events = ToPoll(events);
+    tokens_[it->second] = token;
     return absl::OkStatus();
   }
 
@@ -58,9 +60,11 @@ class PollPoller final : public Poller {
     slots_.erase(it);
     if (slot != fds_.size() - 1) {
       fds_[slot] = fds_.back();
+      tokens_[slot] = tokens_.back();
       slots_[fds_[slot].fd] = slot;
     }
     fds_.pop_back();
+    tokens_.pop_back();
     return absl::OkStatus();
   }
 
@@ -74,7 +78,7 @@ class PollPoller final : public Poller {
     for (size_t i = 0; i < fds_.size() && n > 0; ++i) {
       if (fds_[i].revents == 0) continue;
       --n;
-      ready->push_back({fds_[i].fd, FromPoll(fds_[i].revents)});
+      ready->push_back({tokens_[i], FromPoll(fds_[i].revents)});
     }
     return absl::OkStatus();
   }
@@ -85,6 +89,7 @@ class PollPoller final : public Poller {
   }
 
   std::vector<pollfd> fds_;
+  std::vector<uint64_t> tokens_;  // parallel to fds_
   absl::flat_hash_map<int, size_t> slots_;
 };
 

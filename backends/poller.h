@@ -1,7 +1,9 @@
 // Poller: the one interface every readiness backend (epoll, poll, select) implements.
 //
-// A poller knows file descriptors and readiness bits, nothing else: no callbacks, no streams,
-// no timers. The IOLoop owns exactly one poller and maps its events to handlers. Which
+// A poller knows file descriptors, readiness bits and one opaque token per fd, nothing else: no
+// callbacks, no streams, no timers. The IOLoop owns exactly one poller; each event carries the
+// token its fd was registered with (epoll's data field), so the loop finds the handler without
+// a lookup. Which
 // implementation a binary gets is decided at build time by `--//backends:poller=...`; the
 // selected backend library defines `NewPoller()`, and linking two of them fails with a
 // duplicate-symbol error, so a binary cannot silently carry two backends.
@@ -32,7 +34,7 @@ enum PollEvents : uint32_t {
 };
 
 struct PollEvent {
-  int fd;
+  uint64_t token;   // what the fd was added (or last modified) with
   uint32_t events;  // PollEvents bits
 };
 
@@ -43,20 +45,23 @@ class Poller {
   // "epoll", "poll" or "select".
   virtual absl::string_view name() const = 0;
 
-  // Starts watching `fd` for `events` (kPollRead and/or kPollWrite). Fails with
-  // AlreadyExistsError if `fd` is watched already, InvalidArgumentError for an fd the backend
-  // cannot represent (a negative one, or one >= FD_SETSIZE for select), or the system's error.
-  virtual absl::Status Add(int fd, uint32_t events) = 0;
+  // Starts watching `fd` for `events` (kPollRead and/or kPollWrite); its events carry `token`.
+  // Fails with AlreadyExistsError if `fd` is watched already, InvalidArgumentError for an fd the
+  // backend cannot represent (a negative one, or one >= FD_SETSIZE for select), or the system's
+  // error.
+  virtual absl::Status Add(int fd, uint32_t events, uint64_t token) = 0;
 
-  // Changes the events watched for `fd`. NotFoundError if `fd` is not watched.
-  virtual absl::Status Modify(int fd, uint32_t events) = 0;
+  // Changes the events watched for `fd` (and its token). NotFoundError if `fd` is not watched.
+  virtual absl::Status Modify(int fd, uint32_t events, uint64_t token) = 0;
 
   // Stops watching `fd`. NotFoundError if it is not watched. Call it before closing `fd`.
   virtual absl::Status Remove(int fd) = 0;
 
   // Waits until at least one watched fd is ready or `timeout` passes (absl::InfiniteDuration()
   // waits without limit, absl::ZeroDuration() does not block), then replaces the contents of
-  // `*ready` with one entry per ready fd. EINTR returns OK with no events.
+  // `*ready` with one entry per ready fd. EINTR returns OK with no events. An fd closed without
+  // Remove may still report events (epoll does while a duplicate of it is open): the token is
+  // what tells the caller whether they are still of interest.
   virtual absl::Status Wait(absl::Duration timeout, std::vector<PollEvent>* ready) = 0;
 };
 

@@ -31,7 +31,7 @@ class SelectPoller final : public Poller {
 
   absl::string_view name() const override { return "select"; }
 
-  absl::Status Add(int fd, uint32_t events) override {
+  absl::Status Add(int fd, uint32_t events, uint64_t token) override {
     if (fd < 0 || fd >= FD_SETSIZE) {
       return absl::InvalidArgumentError(absl::StrCat(
           "select: fd ", fd, " is outside [0, FD_SETSIZE=", FD_SETSIZE,
@@ -41,13 +41,15 @@ class SelectPoller final : public Poller {
       return absl::AlreadyExistsError(absl::StrCat("select: fd ", fd, " is already registered"));
     }
     registered_[fd] = true;
+    tokens_[fd] = token;
     if (fd > max_fd_) max_fd_ = fd;
     Set(fd, events);
     return absl::OkStatus();
   }
 
-  absl::Status Modify(int fd, uint32_t events) override {
+  absl::Status Modify(int fd, uint32_t events, uint64_t token) override {
     if (!IsRegistered(fd)) return NotRegistered(fd);
+    tokens_[fd] = token;
     Set(fd, events);
     return absl::OkStatus();
   }
@@ -83,7 +85,7 @@ class SelectPoller final : public Poller {
       uint32_t events = 0;
       if (FD_ISSET(fd, &readable)) events |= kPollRead;
       if (FD_ISSET(fd, &writable)) events |= kPollWrite;
-      if (events != 0) ready->push_back({fd, events});
+      if (events != 0) ready->push_back({tokens_[fd], events});
     }
     return absl::OkStatus();
   }
@@ -111,7 +113,7 @@ class SelectPoller final : public Poller {
   void ReportClosedFds(std::vector<PollEvent>* ready) const {
     for (int fd = 0; fd <= max_fd_; ++fd) {
       if (registered_[fd] && fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
-        ready->push_back({fd, kPollError});
+        ready->push_back({tokens_[fd], kPollError});
       }
     }
   }
@@ -119,6 +121,7 @@ class SelectPoller final : public Poller {
   fd_set read_set_;
   fd_set write_set_;
   bool registered_[FD_SETSIZE] = {};
+  uint64_t tokens_[FD_SETSIZE] = {};
   int max_fd_ = -1;
 };
 

@@ -383,6 +383,32 @@ TEST_F(IOLoopTest, FdsAboveFdSetsizeAreRefusedBySelectAndWorkElsewhere) {
   close(kHighFd);
 }
 
+// An fd closed (without RemoveHandler) while a duplicate keeps its file open stays registered
+// in epoll, which goes on reporting it. Those events carry the old registration's token: they
+// reach neither the removed handler nor a new one added on the recycled fd number.
+TEST_F(IOLoopTest, StaleEventsOfAClosedFdReachNoHandler) {
+  SocketPair old_pair;
+  SocketPair new_pair;
+  const int fd = old_pair.fds[0];
+  int old_calls = 0;
+  int new_calls = 0;
+  ASSERT_TRUE(loop().AddHandler(fd, IOLoop::kRead, [&](int, uint32_t) { ++old_calls; }).ok());
+  const int duplicate = dup(fd);  // keeps the old file (and its epoll registration) alive
+  ASSERT_GE(duplicate, 0);
+  ASSERT_EQ(dup2(new_pair.fds[0], fd), fd);  // the number now names another socket
+  loop().RemoveHandler(fd).IgnoreError();  // epoll cannot find the old file by this number now
+  ASSERT_TRUE(loop().AddHandler(fd, IOLoop::kRead, [&](int, uint32_t) { ++new_calls; }).ok());
+  ASSERT_EQ(write(old_pair.fds[1], "x", 1), 1);  // readiness of the old file only
+  RunFor(absl::Milliseconds(30));
+  EXPECT_EQ(old_calls, 0);
+  EXPECT_EQ(new_calls, 0);
+  ASSERT_EQ(write(new_pair.fds[1], "y", 1), 1);
+  RunUntil([&] { return new_calls > 0; });
+  EXPECT_EQ(old_calls, 0);
+  ASSERT_TRUE(loop().RemoveHandler(fd).ok());
+  close(duplicate);
+}
+
 TEST_F(IOLoopTest, AnFdClosedWithoutRemovingItsHandlerDoesNotBreakTheLoop) {
   // A user bug, but one that must not wedge the loop: select() fails the whole call with EBADF
   // and poll() reports POLLNVAL for such an fd; epoll drops it silently.

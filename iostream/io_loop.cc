@@ -108,17 +108,23 @@ absl::Status IOLoop::RunOnce() {
   absl::Status waited = poller_->Wait(timeout, &ready_);
   if (!waited.ok()) return waited;
 
-  // Look every handler up before calling any: a handler may remove another, or remove one and
-  // add a new handler on the same fd number, and neither may see the other's readiness.
-  dispatch_.clear();
+  // Each event names its registration (fd and generation): a handler may remove another, or
+  // remove one and add a new handler on the same fd number, and neither sees the other's
+  // readiness. No lookup beyond indexing the slot table.
+  dispatching_ = true;
   for (const PollEvent& event : ready_) {
-    auto it = handlers_.find(event.fd);
-    if (it != handlers_.end()) dispatch_.emplace_back(it->second, event);
+    const int fd = static_cast<int>(static_cast<uint32_t>(event.token));
+    if (fd < 0 || static_cast<size_t>(fd) >= handlers_.size()) continue;
+    const HandlerSlot& slot = handlers_[fd];
+    if (slot.entry == nullptr || slot.generation != static_cast<uint32_t>(event.token >> 32)) {
+      continue;  // removed (or replaced) since the poller saw it
+    }
+    HandlerEntry* entry = slot.entry.get();
+    entry->handler(fd, event.events);
   }
-  for (auto& [entry, event] : dispatch_) {
-    if (!entry->removed) entry->handler(event.fd, event.events);
-  }
-  dispatch_.clear();  // releases handlers removed meanwhile
+  dispatching_ = false;
+  std::vector<std::unique_ptr<HandlerEntry>> retired;
+  retired.swap(retired_);  // destroyed here: a handler's destructor may touch handlers
 
   queue_->TakeBatch(&batch_);
   for (Callback& callback : batch_) callback();
@@ -216,36 +222,45 @@ void IOLoop::CompactTimers() {
   std::make_heap(timer_heap_.begin(), timer_heap_.end(), LaterTimer);
 }
 
+IOLoop::HandlerSlot* IOLoop::FindHandler(int fd) {
+  if (fd < 0 || static_cast<size_t>(fd) >= handlers_.size()) return nullptr;
+  HandlerSlot& slot = handlers_[fd];
+  return slot.entry != nullptr ? &slot : nullptr;
+}
+
 absl::Status IOLoop::AddHandler(int fd, uint32_t events, Handler handler) {
-  if (handlers_.contains(fd)) {
+  if (FindHandler(fd) != nullptr) {
     return absl::AlreadyExistsError(absl::StrCat("IOLoop::AddHandler: fd ", fd,
                                                  " already has a handler"));
   }
-  absl::Status added = poller_->Add(fd, events);
+  const uint32_t generation = next_generation_++;
+  absl::Status added = poller_->Add(fd, events, Token(fd, generation));  // refuses bad fds
   if (!added.ok()) return added;
-  auto entry = std::make_shared<HandlerEntry>();
-  entry->handler = std::move(handler);
-  handlers_.emplace(fd, std::move(entry));
+  if (static_cast<size_t>(fd) >= handlers_.size()) handlers_.resize(fd + 1);
+  handlers_[fd].entry = std::make_unique<HandlerEntry>(HandlerEntry{std::move(handler)});
+  handlers_[fd].generation = generation;
   return absl::OkStatus();
 }
 
 absl::Status IOLoop::UpdateHandler(int fd, uint32_t events) {
-  if (!handlers_.contains(fd)) {
+  HandlerSlot* slot = FindHandler(fd);
+  if (slot == nullptr) {
     return absl::NotFoundError(absl::StrCat("IOLoop::UpdateHandler: fd ", fd, " has no handler"));
   }
-  return poller_->Modify(fd, events);
+  return poller_->Modify(fd, events, Token(fd, slot->generation));
 }
 
 absl::Status IOLoop::RemoveHandler(int fd) {
-  auto it = handlers_.find(fd);
-  if (it == handlers_.end()) {
+  HandlerSlot* slot = FindHandler(fd);
+  if (slot == nullptr) {
     return absl::NotFoundError(absl::StrCat("IOLoop::RemoveHandler: fd ", fd, " has no handler"));
   }
-  std::shared_ptr<HandlerEntry> entry = std::move(it->second);
-  handlers_.erase(it);
-  entry->removed = true;
+  std::unique_ptr<HandlerEntry> entry = std::move(slot->entry);
   // The poller may have dropped the fd already (epoll does when it is closed); that is fine.
   poller_->Remove(fd).IgnoreError();
+  // A handler removed while the ready ones are called may be the one running: keep it until
+  // the batch is done. Otherwise it is destroyed on return.
+  if (dispatching_) retired_.push_back(std::move(entry));
   return absl::OkStatus();
 }
 

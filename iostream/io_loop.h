@@ -138,10 +138,20 @@ class IOLoop {
   // Counts iterations; streams use it to bound the reads they finish inline in one iteration.
   uint64_t iteration() const { return iteration_; }
 
+  // An fd's handler lives in its own block, so that it stays in place while it runs even if it
+  // removes itself or the slot table grows.
   struct HandlerEntry {
     Handler handler;
-    bool removed = false;
   };
+  struct HandlerSlot {
+    std::unique_ptr<HandlerEntry> entry;  // null: no handler
+    uint32_t generation = 0;              // of the registration in `entry`
+  };
+  // What the poller hands back with each event: the fd and the registration's generation, so that
+  // an event for a handler removed meanwhile (or replaced on the same fd number) is dropped.
+  static uint64_t Token(int fd, uint32_t generation) {
+    return (uint64_t{generation} << 32) | static_cast<uint32_t>(fd);
+  }
   struct Timer {
     int64_t deadline_ns;  // monotonic
     uint64_t id;          // increasing: ties run in the order they were added
@@ -154,6 +164,7 @@ class IOLoop {
   TimeoutHandle AddTimer(int64_t base_ns, absl::Duration delay, Callback callback);
 
   absl::Status RunOnce();
+  HandlerSlot* FindHandler(int fd);
   absl::Duration PollTimeout(int64_t now_ns) const;
   void RunDueTimers(int64_t now_ns);
   void CompactTimers();
@@ -181,9 +192,12 @@ class IOLoop {
   std::atomic<bool> stop_requested_{false};
   bool running_ = false;
 
-  absl::flat_hash_map<int, std::shared_ptr<HandlerEntry>> handlers_;
+  std::vector<HandlerSlot> handlers_;  // indexed by fd
+  uint32_t next_generation_ = 0;
   std::vector<PollEvent> ready_;
-  std::vector<std::pair<std::shared_ptr<HandlerEntry>, PollEvent>> dispatch_;
+  bool dispatching_ = false;
+  // Handlers removed while the ready ones are being called, destroyed after the last call.
+  std::vector<std::unique_ptr<HandlerEntry>> retired_;
 
   std::vector<Timer> timer_heap_;  // min-heap on (deadline_ns, id)
   absl::flat_hash_map<uint64_t, Callback> timers_;  // pending (not cancelled) timers by id
