@@ -286,6 +286,38 @@ TEST(TaskOwnershipTest, ATaskAwaitingATaskIsDestroyedWithItsLoop) {
   EXPECT_EQ(destroyed_frames, 2);
 }
 
+// A thread without a loop that makes futures or tasks gets one of its own (IOLoop::Current());
+// their callbacks wait for that loop to run, and the thread's exit destroys the loop and every
+// task still suspended on it.
+TEST(ThreadWithoutALoopTest, GetsItsOwnLoopWhichOwnsItsTasks) {
+  IOLoop* main_loop = &IOLoop::Current();
+  bool destroyed = false;
+  bool callback_ran_early = true;
+  absl::StatusOr<int> result;
+  std::optional<Promise<int>> never;
+  std::thread worker([&] {
+    EXPECT_NE(&IOLoop::Current(), main_loop);
+    Promise<int> promise;
+    Future<int> future = promise.future();
+    bool ran = false;
+    future.AddDoneCallback([&](const absl::StatusOr<int>&) { ran = true; });
+    promise.SetResult(3);
+    callback_ran_early = ran;  // nothing runs until the thread's loop does
+    result = IOLoop::Current().RunSync([&] { return future; }, absl::Seconds(5));
+    never.emplace();
+    [](Future<int> future, bool* destroyed) -> Task<void> {
+      Guard guard(destroyed);
+      co_return (co_await future).status();
+    }(never->future(), &destroyed);
+  });
+  worker.join();
+  EXPECT_FALSE(callback_ran_early);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 3);
+  EXPECT_TRUE(destroyed);  // the thread's loop went with the thread, and the task with it
+  never.reset();
+}
+
 TEST_F(FutureTest, ABrokenPromiseFailsItsFuture) {
   Future<std::string> future;
   {

@@ -326,7 +326,9 @@ class Future {
 };
 
 // Promise<T>: the write side. Made on a thread with an IOLoop (IOLoop::Current()), whose next
-// iterations run the future's callbacks. It may be resolved from any thread: from another one,
+// iterations run the future's callbacks. On a thread without one, IOLoop::Current() makes a loop
+// that thread owns: the callbacks (and awaiting tasks) then wait until that loop runs, and the
+// thread's exit destroys it along with the tasks suspended on it. It may be resolved from any thread: from another one,
 // the result travels through the loop's thread-safe queue. A Promise destroyed without a result
 // fails its future with a "broken promise" CancelledError, so nothing awaits it forever.
 template <typename T>
