@@ -306,6 +306,33 @@ TEST_F(SslTest, CloseNotifyAndTruncation) {
   }
 }
 
+// Bytes the TLS library has already taken off the socket cannot wake the poller: a read that
+// stops after its chunk budget with decrypted data left inside the library must come back for
+// it. One 16,301-byte record read in 1,000-byte chunks, or with a small buffer limit.
+TEST_F(SslTest, DataDecryptedInsideTheTlsLibraryIsNotStalled) {
+  for (const size_t limit : {size_t{0}, size_t{20000}}) {
+    BaseIOStream::Options options;
+    if (limit == 0) {
+      options.read_chunk_size = 1000;
+    } else {
+      options.max_buffer_size = limit;
+    }
+    SCOPED_TRACE(absl::StrCat("read_chunk_size ", options.read_chunk_size, " max_buffer_size ",
+                              options.max_buffer_size));
+    auto client = std::make_unique<SSLIOStream>(NewSocket(), TestClientContext(), false,
+                                                "localhost");
+    Future<IOStream*> connected = client->Connect(listener_->address());
+    auto server = std::make_unique<SSLIOStream>(*listener_->Accept(), TestServerContext(),
+                                                /*server_side=*/true, "", options);
+    ASSERT_TRUE(Await(connected).ok());
+    const std::string record = std::string(16300, 'r') + "\n";  // one record holds 16 KiB
+    client->Write(record);
+    absl::StatusOr<std::string> line = Await(server->ReadUntil("\n"), absl::Seconds(5));
+    ASSERT_TRUE(line.ok()) << line.status();
+    EXPECT_EQ(*line, record);
+  }
+}
+
 // Writing (and sending close_notify) to a peer that has gone never raises SIGPIPE, which would
 // kill this test; the write fails with StreamClosedError saying why.
 TEST_F(SslTest, WritingToAGonePeerDoesNotRaiseSigpipe) {

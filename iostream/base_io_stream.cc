@@ -296,18 +296,7 @@ void BaseIOStream::TryInlineRead() {
     inline_iteration_ = loop_.iteration();
     inline_reads_ = 0;
   }
-  if (inline_reads_ >= kMaxInlineReadsPerIteration) {
-    // Until the callback runs, readiness of the fd is left alone (see HandleEvents): the buffer
-    // may satisfy the read, and must be looked at before an end of stream behind it.
-    read_deferred_ = true;
-    loop_.AddCallback([weak = std::weak_ptr<BaseIOStream*>(self_)] {
-      std::shared_ptr<BaseIOStream*> self = weak.lock();
-      if (self == nullptr) return;
-      (*self)->read_deferred_ = false;
-      if ((*self)->reading()) (*self)->TryInlineRead();
-    });
-    return;
-  }
+  if (inline_reads_ >= kMaxInlineReadsPerIteration) return DeferRead();
   ++inline_reads_;
 
   DeliverStreamingData();
@@ -330,7 +319,21 @@ void BaseIOStream::TryInlineRead() {
     return;
   }
   --inline_reads_;  // it did not finish inline
+  if (HasReadableInput()) return DeferRead();
   UpdateInterest(/*drop_extra=*/false);
+}
+
+void BaseIOStream::DeferRead() {
+  if (read_deferred_) return;
+  // Until the callback runs, readiness of the fd is left alone (see HandleEvents): the buffer
+  // may satisfy the read, and must be looked at before an end of stream behind it.
+  read_deferred_ = true;
+  loop_.AddCallback([weak = std::weak_ptr<BaseIOStream*>(self_)] {
+    std::shared_ptr<BaseIOStream*> self = weak.lock();
+    if (self == nullptr) return;
+    (*self)->read_deferred_ = false;
+    if ((*self)->reading()) (*self)->TryInlineRead();
+  });
 }
 
 void BaseIOStream::ReadToBufferLoop() {
@@ -601,7 +604,8 @@ void BaseIOStream::TryFinishAfterEvent() {
                                            pos.status().message()));
     return Close(pos.status());
   }
-  if (pos->has_value()) FinishRead(**pos);
+  if (pos->has_value()) return FinishRead(**pos);
+  if (HasReadableInput()) DeferRead();
 }
 
 void BaseIOStream::UpdateInterest(bool drop_extra) {

@@ -221,6 +221,11 @@ class BaseIOStream {
   // The fd's pending error (SO_ERROR for sockets), OK if none.
   virtual absl::Status GetFdError() = 0;
 
+  // True if ReadFromFd would return data now that the poller cannot see: bytes a TLS library
+  // has already taken off the socket and decrypted. The stream then comes back for them from the
+  // loop instead of waiting for the fd.
+  virtual bool HasReadableInput() const { return false; }
+
   // --- For subclasses with more state (connects, handshakes) ---
 
   // Called from the event handler while connecting() and the fd is ready; must end by calling
@@ -282,6 +287,9 @@ class BaseIOStream {
   // arguments), else if a read is pending already.
   void StartRead(PendingRead read, absl::Status invalid);
   void TryInlineRead();
+  // Makes the pending read wait for the loop's next iteration (fairness, or input the poller
+  // cannot see); until then, readiness of the fd is left alone.
+  void DeferRead();
   // Reads from the fd as much as the pending read needs (Tornado: _read_to_buffer_loop).
   void ReadToBufferLoop();
   // One read system call; false if it read nothing (would block, end of stream, or error).

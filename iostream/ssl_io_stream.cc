@@ -237,6 +237,10 @@ absl::StatusOr<std::optional<size_t>> SSLIOStream::ReadFromFd(absl::Span<char> b
   }
 }
 
+bool SSLIOStream::HasReadableInput() const {
+  return ssl_ != nullptr && handshake_done_ && SSL_pending(ssl_.get()) > 0;
+}
+
 absl::StatusOr<size_t> SSLIOStream::WriteToFd(absl::Span<const iovec> data) {
   if (!handshake_done_) return 0;
   const char* bytes;

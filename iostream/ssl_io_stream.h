@@ -65,6 +65,7 @@ class SSLIOStream : public IOStream {
   void CloseFd() override;
   absl::StatusOr<size_t> WriteToFd(absl::Span<const iovec> data) override;
   absl::StatusOr<std::optional<size_t>> ReadFromFd(absl::Span<char> buffer) override;
+  bool HasReadableInput() const override;
   void HandleConnect() override;
   void FailPendingOperations(const absl::Status& closed_error) override;
   uint32_t ConnectingInterest() const override;
