@@ -77,5 +77,15 @@ TEST_F(PipeIOStreamTest, WriteToAPipeWithNoReaderFailsWithEpipe) {
   EXPECT_EQ(ErrnoOf(status), EPIPE) << status;
 }
 
+// A write end watching for a close (it has a close callback) that sees its reader go reports a
+// broken pipe, not a clean end of stream.
+TEST_F(PipeIOStreamTest, AWriteEndWhoseReaderClosesReportsEpipe) {
+  bool closed = false;
+  writer_->SetCloseCallback([&] { closed = true; });
+  reader_.reset();
+  RunUntil([&] { return closed; });
+  EXPECT_EQ(ErrnoOf(writer_->error()), EPIPE) << writer_->error();
+}
+
 }  // namespace
 }  // namespace gust

@@ -829,6 +829,50 @@ TEST_P(ReadWriteTest, CloseCallbackNeverRunsAfterTheStreamIsGone) {
   RunUntil([&] { return writer_ran; });
 }
 
+// A pattern that matches the empty string waits for data, as in Tornado (which searches only a
+// non-empty buffer), instead of resolving at once with "" forever without reading.
+TEST_P(ReadWriteTest, RegexMatchingTheEmptyStringWaitsForData) {
+  StreamPair s = MakePair();
+  Future<std::string> read = s.reader->ReadUntilRegex("x*");
+  EXPECT_FALSE(read.done());
+  s.writer->Write("xxy");
+  absl::StatusOr<std::string> data = Await(read);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(*data, "xx");
+}
+
+// A non-partial ReadInto that fails at the close gives back what it had placed in the caller's
+// buffer: those bytes stay readable, in order, before anything buffered after them.
+TEST_P(ReadWriteTest, AFailedReadIntoLosesNoByte) {
+  StreamPair s = MakePair();
+  std::string buffer(10, '\0');
+  Future<size_t> read = s.reader->ReadInto(absl::MakeSpan(buffer));
+  ASSERT_TRUE(Await(s.writer->Write("abcd")).ok());
+  RunFor(absl::Milliseconds(20));  // "abcd" lands in the caller's buffer
+  s.writer->Close();
+  absl::StatusOr<size_t> n = Await(read);
+  EXPECT_TRUE(IsStreamClosedError(n.status())) << n.status();
+  absl::StatusOr<std::string> rest = Await(s.reader->ReadUntilClose());
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(*rest, "abcd");
+}
+
+// ReadUntilClose past max_buffer_size fails (no silent truncation); the stream closes with
+// StreamBufferFullError.
+TEST_P(ReadWriteTest, ReadUntilCloseOverflowFails) {
+  BaseIOStream::Options options;
+  options.max_buffer_size = 4096;
+  StreamPair s = MakePair(options);
+  Future<std::string> read = s.reader->ReadUntilClose();
+  s.writer->Write(std::string(64 * 1024, 'o'));
+  ::testing::internal::CaptureStderr();
+  absl::StatusOr<std::string> data = Await(read);
+  ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(IsStreamClosedError(data.status())) << data.status();
+  EXPECT_TRUE(IsStreamBufferFullError(RealError(data.status()))) << data.status();
+  EXPECT_TRUE(IsStreamBufferFullError(s.reader->error())) << s.reader->error();
+}
+
 // Tornado 4's callback forms run from the loop with the result.
 TEST_P(ReadWriteTest, CallbackForms) {
   StreamPair s = MakePair();

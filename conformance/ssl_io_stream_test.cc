@@ -333,6 +333,27 @@ TEST_F(SslTest, DataDecryptedInsideTheTlsLibraryIsNotStalled) {
   }
 }
 
+// A client that speaks plaintext (or garbage) to a TLS server: the server's diagnosis is the TLS
+// error, not "certificate verify failed" (no certificate was verified).
+TEST_F(SslTest, PlaintextToATlsServerIsDiagnosedAsSuch) {
+  const int client = NewSocket();
+  connect(client, listener_->address().sockaddr_ptr(), listener_->address().size());
+  auto server = std::make_unique<SSLIOStream>(*listener_->Accept(), TestServerContext(),
+                                              /*server_side=*/true);
+  ASSERT_EQ(send(client, "GET / HTTP/1.0\r\n\r\n", 18, MSG_NOSIGNAL), 18);
+  ::testing::internal::CaptureStderr();
+  absl::StatusOr<SSLIOStream*> handshake = Await(server->WaitForHandshake());
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  ASSERT_FALSE(handshake.ok());
+  const absl::Status real = RealError(handshake.status());
+  EXPECT_NE(real.code(), absl::StatusCode::kUnauthenticated) << real;
+  EXPECT_EQ(std::string(real.message()).find("certificate"), std::string::npos) << real;
+  // BoringSSL recognizes the HTTP request.
+  EXPECT_NE(std::string(real.message()).find("HTTP_REQUEST"), std::string::npos) << real;
+  EXPECT_EQ(logged.find("certificate verify failed"), std::string::npos) << logged;
+  close(client);
+}
+
 // Writing (and sending close_notify) to a peer that has gone never raises SIGPIPE, which would
 // kill this test; the write fails with StreamClosedError saying why.
 TEST_F(SslTest, WritingToAGonePeerDoesNotRaiseSigpipe) {

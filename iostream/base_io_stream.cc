@@ -269,6 +269,9 @@ absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPos() {
       return end;
     }
     case ReadKind::kRegex: {
+      // Tornado searches only a non-empty buffer: a pattern that matches the empty string waits
+      // for data instead of resolving at once, forever, without reading.
+      if (size == 0) return std::nullopt;
       const absl::string_view data = read_buffer_.view();
       re2::StringPiece text(data.data(), data.size());
       re2::StringPiece match;
@@ -408,8 +411,12 @@ bool BaseIOStream::ReadToBuffer() {
   if (read_buffer_.size() > max_buffer_size_) {
     internal::LogLine("ERROR", absl::StrCat("Reached maximum read buffer size (",
                                             max_buffer_size_, " bytes) on fd ", fileno()));
-    Close(StreamBufferFullError(
-        absl::StrCat("Reached maximum read buffer size (", max_buffer_size_, " bytes)")));
+    const absl::Status full = StreamBufferFullError(
+        absl::StrCat("Reached maximum read buffer size (", max_buffer_size_, " bytes)"));
+    // Close() would resolve a ReadUntilClose with what fits: fail it instead (no silent
+    // truncation); the data stays readable.
+    if (read_.kind == ReadKind::kUntilClose) FailRead(StreamClosedError(full));
+    Close(full);
     return false;
   }
   return true;
@@ -461,6 +468,11 @@ void BaseIOStream::FinishRead(size_t size) {
 void BaseIOStream::FailRead(const absl::Status& status) {
   PendingRead read = std::move(read_);
   read_ = PendingRead();
+  // A non-partial ReadInto that fails gives back the bytes it placed in the caller's buffer:
+  // they stay readable, ahead of anything buffered since, so no byte vanishes.
+  if (read.kind == ReadKind::kInto && read.into_filled > 0) {
+    read_buffer_.Prepend(absl::string_view(read.into.data(), read.into_filled));
+  }
   if (read.into_promise.has_value()) read.into_promise->SetResult(status);
   if (read.promise.has_value()) read.promise->SetResult(status);
 }

@@ -116,7 +116,8 @@ class BaseIOStream {
 
   // Tornado: read_until_regex(regex, max_bytes). Resolves with everything up to the end of the
   // first match of `pattern` (RE2 syntax, searched anywhere in the buffered data). An invalid
-  // pattern is an InvalidArgumentError; `max_bytes` is as for ReadUntil.
+  // pattern is an InvalidArgumentError; `max_bytes` is as for ReadUntil. As in Tornado, only a
+  // non-empty buffer is searched, so a pattern that matches the empty string waits for data.
   //
   // Cost: RE2 cannot resume a search, so each time new data arrives the buffered data is
   // searched again from its start (in linear time). During one burst of data the stream
@@ -132,7 +133,8 @@ class BaseIOStream {
 
   // Tornado: read_until_close(). Resolves with everything received until the stream closes
   // (resolving at once if it is closed already). It buffers everything, up to
-  // max_buffer_size: for flow control, loop on ReadBytes(n, /*partial=*/true) instead.
+  // max_buffer_size; past that it fails (StreamBufferFullError as the real error) rather than
+  // resolve truncated. For flow control, loop on ReadBytes(n, /*partial=*/true) instead.
   Future<std::string> ReadUntilClose();
   void ReadUntilClose(ReadCallback callback);
   // Tornado 4: read_until_close(streaming_callback=...). The future then resolves with "".
@@ -142,7 +144,8 @@ class BaseIOStream {
   // resolves) and resolves with the number of bytes written to it: buffer.size(), or with
   // `partial`, at least one. Buffered data is copied first; the rest is read from the fd
   // straight into `buffer` when the stream's own buffer is empty. An empty buffer resolves at
-  // once with 0.
+  // once with 0. If the read fails (the stream closes short of `buffer.size()` bytes), the bytes
+  // it had placed in `buffer` are put back in the stream's buffer: no byte is lost.
   Future<size_t> ReadInto(absl::Span<char> buffer, bool partial = false);
   void ReadInto(absl::Span<char> buffer, bool partial, ReadIntoCallback callback);
 

@@ -25,7 +25,8 @@ void IgnoreSigpipeIfDefault() {
 
 }  // namespace
 
-PipeIOStream::PipeIOStream(int fd, const Options& options) : BaseIOStream(options), fd_(fd) {
+PipeIOStream::PipeIOStream(int fd, const Options& options)
+    : BaseIOStream(options), fd_(fd), write_only_((fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY) {
   IgnoreSigpipeIfDefault();
   const int flags = fcntl(fd_, F_GETFL);
   if (flags >= 0 && !(flags & O_NONBLOCK)) fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
@@ -54,8 +55,12 @@ absl::StatusOr<std::optional<size_t>> PipeIOStream::ReadFromFd(absl::Span<char> 
     if (n >= 0) return std::optional<size_t>(static_cast<size_t>(n));
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<size_t>();
-    // Tornado: EBADF on a pipe read means the other half was closed; end quietly.
-    if (errno == EBADF) return std::optional<size_t>(0);
+    // Tornado: EBADF on a pipe read means the other half was closed. For a read end that is the
+    // end of stream; for a write end (watched for a close) the reader has gone: a broken pipe.
+    if (errno == EBADF) {
+      if (write_only_) return ErrnoError(EPIPE, absl::StrCat("pipe fd ", fd_, ": the reader closed"));
+      return std::optional<size_t>(0);
+    }
     return ErrnoError(errno, absl::StrCat("read on pipe fd ", fd_));
   }
 }

@@ -32,6 +32,8 @@ class PipeIOStream : public BaseIOStream {
 
  private:
   int fd_;
+  // A write end: reading it fails with EBADF, which there means the reader has gone.
+  const bool write_only_;
 };
 
 }  // namespace gust

@@ -187,8 +187,10 @@ void SSLIOStream::DoHandshake() {
 absl::Status SSLIOStream::HandshakeError(int ssl_error) {
   const std::string errors = tls_internal::TakeSslErrors();
   if (ssl_error == SSL_ERROR_SSL) {
+    // X509_V_ERR_INVALID_CALL: no certificate was verified (the handshake failed before that,
+    // or this side verifies none): the TLS error itself is the diagnosis.
     const long verify = SSL_get_verify_result(ssl_.get());
-    if (verify != X509_V_OK) {
+    if (verify != X509_V_OK && verify != X509_V_ERR_INVALID_CALL) {
       return absl::UnauthenticatedError(absl::StrCat(
           "TLS handshake failed: certificate verify failed: ",
           X509_verify_cert_error_string(verify), " (", errors, ")"));

@@ -60,6 +60,25 @@ void ReadBuffer::Append(absl::string_view data) {
   CommitAppend(data.size());
 }
 
+void ReadBuffer::Prepend(absl::string_view data) {
+  if (data.empty()) return;
+  if (start_ >= data.size()) {
+    start_ -= data.size();
+    std::memcpy(data_.get() + start_, data.data(), data.size());
+    return;
+  }
+  const size_t live = size();
+  const size_t capacity = std::max(capacity_, live + data.size());
+  std::unique_ptr<char[]> block = Allocate(capacity);
+  std::memcpy(block.get(), data.data(), data.size());
+  if (live > 0) std::memcpy(block.get() + data.size(), data_.get() + start_, live);
+  if (data_ != nullptr) Free(std::move(data_), capacity_);
+  data_ = std::move(block);
+  capacity_ = capacity;
+  start_ = 0;
+  end_ = live + data.size();
+}
+
 std::string ReadBuffer::Take(size_t n) {
   std::string out(data_.get() + start_, n);
   Consume(n);

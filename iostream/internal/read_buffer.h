@@ -32,6 +32,8 @@ class ReadBuffer {
   void CommitAppend(size_t n) { end_ += n; }
 
   void Append(absl::string_view data);
+  // Puts `data` back in front of the buffered bytes.
+  void Prepend(absl::string_view data);
 
   // Removes the first n bytes (n <= size()) and returns them / copies them to `out`.
   std::string Take(size_t n);
