@@ -108,13 +108,14 @@ absl::StatusOr<int> Listener::Accept() {
   return fd;
 }
 
-StreamPair StreamTest::MakePair(const BaseIOStream::Options& options) {
+StreamPair StreamTest::MakePair(const BaseIOStream::Options& reader_options,
+                                const BaseIOStream::Options& writer_options) {
   StreamPair pair;
   if (IsPipe()) {
     int fds[2];
     EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
-    pair.reader = std::make_unique<PipeIOStream>(fds[0], options);
-    pair.writer = std::make_unique<PipeIOStream>(fds[1], options);
+    pair.reader = std::make_unique<PipeIOStream>(fds[0], reader_options);
+    pair.writer = std::make_unique<PipeIOStream>(fds[1], writer_options);
     return pair;
   }
   absl::StatusOr<std::unique_ptr<Listener>> listener = Listener::Open(GetParam());
@@ -130,10 +131,10 @@ StreamPair StreamTest::MakePair(const BaseIOStream::Options& options) {
   if (IsTls()) {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     client = std::make_unique<SSLIOStream>(fd, TestClientContext(), /*server_side=*/false,
-                                           "localhost", options);
+                                           "localhost", writer_options);
   } else {
     absl::StatusOr<std::unique_ptr<IOStream>> created =
-        IOStream::Create((*listener)->family(), options);
+        IOStream::Create((*listener)->family(), writer_options);
     EXPECT_TRUE(created.ok()) << created.status();
     if (!created.ok()) return pair;
     client = *std::move(created);
@@ -144,9 +145,9 @@ StreamPair StreamTest::MakePair(const BaseIOStream::Options& options) {
   if (!accepted.ok()) return pair;
   if (IsTls()) {
     pair.reader = std::make_unique<SSLIOStream>(*accepted, TestServerContext(),
-                                                /*server_side=*/true, "", options);
+                                                /*server_side=*/true, "", reader_options);
   } else {
-    pair.reader = std::make_unique<IOStream>(*accepted, options);
+    pair.reader = std::make_unique<IOStream>(*accepted, reader_options);
   }
   absl::StatusOr<IOStream*> result = Await(connected);
   EXPECT_TRUE(result.ok()) << result.status();

@@ -74,7 +74,12 @@ class StreamTest : public LoopTest, public ::testing::WithParamInterface<StreamK
 
   // A connected pair of the test's kind; skips the test if the kind is unavailable here
   // (no IPv6 loopback).
-  StreamPair MakePair(const BaseIOStream::Options& options = BaseIOStream::Options());
+  StreamPair MakePair(const BaseIOStream::Options& options = BaseIOStream::Options()) {
+    return MakePair(options, options);
+  }
+  // The same with options of its own for each end.
+  StreamPair MakePair(const BaseIOStream::Options& reader_options,
+                      const BaseIOStream::Options& writer_options);
 
   // Runs the loop until `future` is done (failing the test after `timeout`) and returns its
   // result.

@@ -322,6 +322,166 @@ TEST_F(TcpTest, DrainFromTheRunningLoopIsAnError) {
   EXPECT_TRUE(loop().RunSync([&] { return future; }, absl::Seconds(5)).ok());
 }
 
+long ResidentKib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// A client that sends 16 MiB of empty lines and never reads: with the server's default
+// backpressure the process grows by a few MiB, not by the 16 MiB times the cost of a queued
+// answer (over 1 GiB before).
+TEST_F(TcpTest, AClientThatNeverReadsCannotGrowTheServer) {
+  // Small kernel buffers on both ends, so that the kernel does not absorb megabytes of answers
+  // (one byte each) before the server's own backlog is what holds it back.
+  TCPServer server([](std::unique_ptr<IOStream> stream, SocketAddress peer) {
+    const int window = 64 * 1024;
+    setsockopt(stream->fileno(), SOL_SOCKET, SO_SNDBUF, &window, sizeof(window));
+    return EchoLines(std::move(stream), std::move(peer));
+  });
+  ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
+  const long before = ResidentKib();
+  std::atomic<bool> done{false};
+  size_t sent = 0;
+  std::thread client([&, port = PortOf(server)] {
+    const SocketAddress address = *SocketAddress::FromIp("127.0.0.1", port);
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int window = 64 * 1024;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &window, sizeof(window));
+    if (connect(fd, address.sockaddr_ptr(), address.size()) == 0) {
+      timeval stall = {1, 0};  // a second without progress: the server has stopped reading
+      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stall, sizeof(stall));
+      const std::string lines(1 << 20, '\n');
+      while (sent < (16u << 20)) {
+        const ssize_t n = send(fd, lines.data(), lines.size(), MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += n;
+      }
+    }
+    done = true;
+    absl::SleepFor(absl::Milliseconds(200));  // while the server's size is measured
+    close(fd);
+  });
+  RunUntil([&] { return done.load(); }, absl::Seconds(60));
+  RunFor(absl::Milliseconds(50));
+  const long grown_kib = ResidentKib() - before;
+  client.join();
+  RecordProperty("sent_bytes", sent);
+  RecordProperty("rss_growth_kib", grown_kib);
+  EXPECT_LT(sent, 16u << 20) << "the server read everything: nothing held it back";
+  EXPECT_LE(grown_kib, 64 * 1024) << "grew by " << grown_kib << " KiB after " << sent << " bytes";
+  server.Stop();
+  EXPECT_TRUE(server.Drain(absl::Seconds(10)).ok());
+}
+
+// Connects a blocking client to 127.0.0.1:`port` and sends `bytes` (maybe none).
+int RawClient(uint16_t port, absl::string_view bytes) {
+  const SocketAddress address = *SocketAddress::FromIp("127.0.0.1", port);
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(connect(fd, address.sockaddr_ptr(), address.size()), 0);
+  if (!bytes.empty()) {
+    EXPECT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  return fd;
+}
+
+// Silent clients and half a ClientHello do not hold a TLS server's connections past its
+// handshake timeout (on by default; short here).
+TEST_F(TcpTest, TlsHandshakesAreBounded) {
+  TCPServer::Options options;
+  options.tls = TestServerContext();
+  options.handshake_timeout = absl::Milliseconds(200);
+  TCPServer server(EchoLines, options);
+  ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
+  std::vector<int> clients;
+  for (int i = 0; i < 20; ++i) clients.push_back(RawClient(PortOf(server), ""));
+  // A TLS record header announcing a ClientHello that never comes.
+  for (int i = 0; i < 20; ++i) clients.push_back(RawClient(PortOf(server), "\x16\x03\x01\x02\x00"));
+  RunUntil([&] { return server.active_connections() == 40; });
+  const absl::Time start = absl::Now();
+  ::testing::internal::CaptureStderr();
+  RunUntil([&] { return server.active_connections() == 0; }, absl::Seconds(5));
+  ::testing::internal::GetCapturedStderr();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  for (int fd : clients) close(fd);
+  EXPECT_EQ(TCPServer::Options().handshake_timeout, absl::Seconds(10));  // the default
+  server.Stop();
+}
+
+// TCPClient's timeout covers the TLS handshake: a server that accepts and never answers fails
+// the connect with DeadlineExceededError in time.
+TEST_F(TcpTest, TcpClientTimeoutCoversTheTlsHandshake) {
+  absl::StatusOr<std::unique_ptr<testing::Listener>> silent =
+      testing::Listener::Open(testing::StreamKind::kTcp4);
+  ASSERT_TRUE(silent.ok());
+  ConnectOptions options;
+  options.tls = TestClientContext();
+  options.server_hostname = "localhost";
+  options.timeout = absl::Milliseconds(300);
+  TCPClient client;
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+      Await(client.Connect("127.0.0.1", (*silent)->address().port(), options));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(stream.status())) << stream.status();
+  EXPECT_NE(std::string(stream.status().message()).find("TLS handshake"), std::string::npos)
+      << stream.status();
+}
+
+// StartTls with a handshake timeout fails against a silent peer; without one, the pending
+// handshake belongs to the loop, and destroying the loop frees it (LeakSanitizer, under
+// --config=asan, would report the stream and its fd otherwise).
+TEST_F(TcpTest, StartTlsHandshakesAreBoundedAndOwned) {
+  absl::StatusOr<std::unique_ptr<testing::Listener>> silent =
+      testing::Listener::Open(testing::StreamKind::kTcp4);
+  ASSERT_TRUE(silent.ok());
+  std::unique_ptr<IOStream> plain = *IOStream::Create(AF_INET);
+  ASSERT_TRUE(Await(plain->Connect((*silent)->address())).ok());
+  absl::StatusOr<std::shared_ptr<SSLIOStream>> tls = Await(
+      plain->StartTls(false, TestClientContext(), "localhost", absl::Milliseconds(100)));
+  EXPECT_EQ(ErrnoOf(tls.status()), ETIMEDOUT) << tls.status();
+
+  const int before = CountOpenFds();
+  {
+    std::unique_ptr<IOLoop> other = *IOLoop::Create();
+    other->MakeCurrent();
+    std::unique_ptr<IOStream> stream = *IOStream::Create(AF_INET);
+    other->RunSync([&] { return stream->Connect((*silent)->address()); }).IgnoreError();
+    Future<std::shared_ptr<SSLIOStream>> pending =
+        stream->StartTls(false, TestClientContext(), "localhost");
+    other->RunSync([] {}, absl::Milliseconds(20)).IgnoreError();
+    EXPECT_FALSE(pending.done());
+  }
+  loop().MakeCurrent();
+  EXPECT_EQ(CountOpenFds(), before);
+}
+
+// The idle timeout (off by default) closes a connection that moves no byte for that long, and
+// leaves a busy one alone.
+TEST_F(TcpTest, IdleTimeoutClosesOnlyIdleConnections) {
+  TCPServer::Options options;
+  options.idle_timeout = absl::Milliseconds(100);
+  TCPServer server(EchoLines, options);
+  ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
+  TCPClient client;
+  std::shared_ptr<IOStream> idle = *Await(client.Connect("127.0.0.1", PortOf(server)));
+  std::shared_ptr<IOStream> busy = *Await(client.Connect("127.0.0.1", PortOf(server)));
+  for (int i = 0; i < 10; ++i) {  // 400 ms of a line every 40 ms
+    ExpectEcho(*busy, "still here\n");
+    RunFor(absl::Milliseconds(40));
+  }
+  absl::StatusOr<std::string> read = Await(idle->ReadUntilClose(), absl::Seconds(5));
+  EXPECT_TRUE(read.ok()) << read.status();  // the server closed it
+  EXPECT_FALSE(busy->closed());
+  ExpectEcho(*busy, "and still\n");
+  EXPECT_EQ(TCPServer::Options().idle_timeout, absl::InfiniteDuration());  // the default
+  Shutdown(server, {busy});
+}
+
 // Bind + Start(n): n threads, each with its own loop and SO_REUSEPORT sockets.
 TEST_F(TcpTest, MultiThreadedServer) {
   TCPServer server(EchoLines);

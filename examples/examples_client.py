@@ -165,6 +165,55 @@ def test_sigterm():
             process.wait()
 
 
+def resident_kib(pid):
+    with open("/proc/%d/status" % pid) as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def flood(sock, payload, seconds):
+    """Sends `payload` without ever reading, for at most `seconds`; returns the bytes sent."""
+    sent = 0
+    deadline = time.monotonic() + seconds
+    sock.settimeout(1.0)  # a second without progress: the server has stopped reading
+    while sent < len(payload) and time.monotonic() < deadline:
+        try:
+            sent += sock.send(payload[sent:sent + 65536])
+        except (socket.timeout, ssl.SSLWantWriteError):
+            break
+    return sent
+
+
+def test_never_reading_client():
+    """A client that sends 16 MiB of empty lines (or bytes) and never reads grows the server by
+    at most 64 MiB (backpressure is on by default for TCPServer's streams)."""
+    payload = b"\r\n" * (8 << 20)
+    tls_args = ("--cert=%s/server.pem" % CERTS, "--key=%s/server.key" % CERTS)
+    for binary, args in (("examples/line_server", ()), ("examples/echo_server", ()),
+                         ("examples/tls_echo_server", tls_args)):
+        process, port = start(binary, *args)
+        try:
+            before = resident_kib(process.pid)
+            raw = socket.socket()
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            raw.connect(("127.0.0.1", port))
+            sock = raw
+            if args:
+                context = ssl.create_default_context(cafile=CERTS + "/ca.pem")
+                sock = context.wrap_socket(raw, server_hostname="localhost")
+            sent = flood(sock, payload, 8)
+            grown = resident_kib(process.pid) - before
+            print("     %s: RSS grew by %d KiB after %d bytes" % (binary, grown, sent))
+            check("%s grows by at most 64 MiB for a client that never reads" % binary,
+                  grown <= 64 * 1024, "grew by %d KiB after %d bytes" % (grown, sent))
+            sock.close()
+        finally:
+            process.kill()
+            process.wait()
+
+
 def test_tls():
     process, port = start("examples/tls_echo_server", "--cert=%s/server.pem" % CERTS,
                           "--key=%s/server.key" % CERTS)
@@ -175,6 +224,31 @@ def test_tls():
                 sock.sendall(b"secret line\n")
                 got = read_line(sock)
                 check("tls_echo_server echoes over verified TLS", got == b"secret line\n", repr(got))
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_tls_handshake_timeout():
+    """tls_echo_server --handshake_timeout: silent clients are disconnected in time."""
+    process, port = start("examples/tls_echo_server", "--cert=%s/server.pem" % CERTS,
+                          "--key=%s/server.key" % CERTS, "--handshake_timeout=0.3")
+    try:
+        socks = [connect(port) for _ in range(50)]
+        started = time.monotonic()
+        closed = 0
+        for sock in socks:
+            sock.settimeout(5)
+            try:
+                closed += sock.recv(1) == b""
+            except ConnectionResetError:
+                closed += 1
+            except socket.timeout:
+                pass
+            sock.close()
+        took = time.monotonic() - started
+        check("tls_echo_server --handshake_timeout=0.3 drops 50 silent clients within 2 s",
+              closed == 50 and took < 2, "%d closed in %.2f s" % (closed, took))
     finally:
         process.kill()
         process.wait()
@@ -241,7 +315,8 @@ def test_http_client():
             server.wait()
 
 
-for test in (test_echo, test_line, test_half_close, test_sigterm, test_tls, test_chat, test_http_client):
+for test in (test_echo, test_line, test_half_close, test_never_reading_client, test_sigterm,
+             test_tls, test_tls_handshake_timeout, test_chat, test_http_client):
     try:
         test()
     except Exception as error:  # a hang or crash in one example must not hide the others

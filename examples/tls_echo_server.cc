@@ -13,6 +13,8 @@
 
 ABSL_FLAG(std::string, cert, "", "PEM certificate chain");
 ABSL_FLAG(std::string, key, "", "PEM private key");
+ABSL_FLAG(double, handshake_timeout, 10,
+          "seconds a client has to finish its TLS handshake before it is disconnected");
 
 namespace {
 
@@ -42,5 +44,6 @@ int main(int argc, char** argv) {
   }
   gust::TCPServer::Options server_options;
   server_options.tls = *context;
+  server_options.handshake_timeout = absl::Seconds(absl::GetFlag(FLAGS_handshake_timeout));
   return gust::examples::RunParsedServer(EchoLines, server_options);
 }

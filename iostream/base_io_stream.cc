@@ -46,6 +46,7 @@ BaseIOStream::BaseIOStream(const Options& options)
                                                    : kDefaultReadChunkSize,
                       max_buffer_size_ / 2))),
       max_write_buffer_size_(options.max_write_buffer_size),
+      write_high_water_mark_(options.write_high_water_mark),
       self_(std::make_shared<BaseIOStream*>(this)) {}
 
 BaseIOStream::~BaseIOStream() {
@@ -300,6 +301,10 @@ void BaseIOStream::TryInlineRead() {
     inline_reads_ = 0;
   }
   if (inline_reads_ >= kMaxInlineReadsPerIteration) return DeferRead();
+  if (reads_held_) {
+    // Backpressure: the read waits, without read interest, until the writes drain.
+    return UpdateInterest(/*drop_extra=*/true);
+  }
   ++inline_reads_;
 
   DeliverStreamingData();
@@ -402,6 +407,7 @@ bool BaseIOStream::ReadToBuffer() {
     HandleEndOfStream();
     return false;
   }
+  bytes_moved_ += n;
   if (direct) {
     read_.into_filled += n;
   } else {
@@ -491,6 +497,7 @@ Future<void> BaseIOStream::QueueWrite(size_t size, Append&& append) {
   Promise<void> promise;
   Future<void> future = promise.future();
   write_promises_.emplace_back(total_write_index_, std::move(promise));
+  UpdateBackpressure();
   if (!connecting_) ScheduleFlush();
   return future;
 }
@@ -547,6 +554,7 @@ absl::Status BaseIOStream::WriteBuffered() {
       break;
     }
     if (*written == 0) break;
+    bytes_moved_ += *written;
     write_buffer_.Advance(*written);
     total_write_done_index_ += *written;
   }
@@ -555,7 +563,23 @@ absl::Status BaseIOStream::WriteBuffered() {
     write_promises_.pop_front();
     promise.SetResult(absl::OkStatus());
   }
+  UpdateBackpressure();
   return status;
+}
+
+size_t BaseIOStream::WriteBacklog() const {
+  return write_buffer_.size() + write_promises_.size() * kWriteOverhead;
+}
+
+void BaseIOStream::UpdateBackpressure() {
+  if (write_high_water_mark_ == 0) return;
+  if (!reads_held_) {
+    reads_held_ = WriteBacklog() > write_high_water_mark_;
+    return;
+  }
+  if (WriteBacklog() > write_high_water_mark_ / 2) return;
+  reads_held_ = false;
+  if (reading() && !closed_) DeferRead();  // from the loop: this may run inside a Write()
 }
 
 // --- Events and interest ---------------------------------------------------------------------
@@ -583,7 +607,8 @@ void BaseIOStream::HandleEvents(int fd, uint32_t events) {
   // A read deferred for fairness looks at the fd when its callback runs, after the buffer.
   bool unwanted = false;
   if (!closed_ && !connecting_) {
-    const bool wants_data = !end_of_stream_ && (reading() || WatchingForClose());
+    const bool wants_data =
+        !end_of_stream_ && !reads_held_ && (reading() || WatchingForClose());
     unwanted = (events & (IOLoop::kRead | IOLoop::kError)) && !wants_data;
     // The first unwanted event is forgiven: it is usually data for the next read of a reader
     // whose coroutine resumes in this iteration, and dropping the interest would cost two
@@ -623,7 +648,8 @@ void BaseIOStream::TryFinishAfterEvent() {
 void BaseIOStream::UpdateInterest(bool drop_extra) {
   if (closed_) return;
   uint32_t desired = 0;
-  if (!end_of_stream_ && (reading() || WatchingForClose())) desired |= IOLoop::kRead;
+  const bool read_paused = end_of_stream_ || reads_held_;
+  if (!read_paused && (reading() || WatchingForClose())) desired |= IOLoop::kRead;
   if (connecting_) {
     desired |= ConnectingInterest();
   } else if (writing() && !flush_scheduled_) {
@@ -633,9 +659,10 @@ void BaseIOStream::UpdateInterest(bool drop_extra) {
   // Read interest is dropped lazily: a request/response stream usually starts its next read
   // before more data arrives, and keeping the registration saves two poller updates per cycle.
   // Write interest is dropped at once, since a writable socket would report it every time.
-  // After the end of stream the fd stays readable: level-triggered pollers would spin on it.
-  const uint32_t target = (drop_extra || end_of_stream_) ? desired
-                                                         : (desired | (interest_ & IOLoop::kRead));
+  // After the end of stream (or while reads are held) the fd stays readable: level-triggered
+  // pollers would spin on it.
+  const uint32_t target = (drop_extra || read_paused) ? desired
+                                                      : (desired | (interest_ & IOLoop::kRead));
   if (target == interest_) return;
   SetInterest(target);
 }
@@ -678,6 +705,7 @@ BaseIOStream::Options BaseIOStream::options() const {
   options.max_buffer_size = max_buffer_size_;
   options.read_chunk_size = read_chunk_size_;
   options.max_write_buffer_size = max_write_buffer_size_;
+  options.write_high_water_mark = write_high_water_mark_;
   return options;
 }
 
@@ -718,8 +746,31 @@ void BaseIOStream::Close(absl::Status error) {
   write_promises_.clear();
   for (auto& [index, promise] : writes) promise.SetResult(closed_error);
   write_buffer_.Clear();
+  reads_held_ = false;  // nothing is unsent any more: reads go on from the buffer
+  if (idle_timer_.has_value()) loop_.RemoveTimeout(*idle_timer_);
+  idle_timer_.reset();
   FailPendingOperations(closed_error);
   if (close_callback_ != nullptr) ScheduleCloseCallback(TakeCloseCallback());
+}
+
+void BaseIOStream::SetIdleTimeout(absl::Duration timeout) {
+  if (idle_timer_.has_value()) loop_.RemoveTimeout(*idle_timer_);
+  idle_timer_.reset();
+  idle_timeout_ = timeout;
+  if (closed_ || timeout == absl::InfiniteDuration()) return;
+  bytes_at_idle_check_ = bytes_moved_;
+  // Cancelled by Close (the destructor closes), so `this` is alive when it runs.
+  idle_timer_ = loop_.CallLater(timeout, [this] { CheckIdle(); });
+}
+
+void BaseIOStream::CheckIdle() {
+  idle_timer_.reset();
+  if (bytes_moved_ == bytes_at_idle_check_) {
+    return Close(ErrnoError(
+        ETIMEDOUT, absl::StrCat("idle for ", absl::FormatDuration(idle_timeout_), " on fd ",
+                                fileno())));
+  }
+  SetIdleTimeout(idle_timeout_);  // moved bytes since: check again one period later
 }
 
 void BaseIOStream::ScheduleCloseCallback(CloseCallback callback) {

@@ -73,10 +73,20 @@ class BaseIOStream {
     size_t read_chunk_size = 0;
     // Tornado: max_write_buffer_size. The most unsent bytes Write() queues; 0 means unlimited.
     size_t max_write_buffer_size = 0;
+    // Backpressure (not in Tornado): while the unsent writes (their bytes, plus
+    // kWriteOverhead per pending write) exceed this, the stream stops satisfying reads and so
+    // stops reading the fd, until they drain to half of it. A peer that sends without reading
+    // then fills its own socket buffers instead of this process's memory. 0 turns it off (the
+    // default for a stream made directly; TCPServer's accepted streams default to
+    // kDefaultServerWriteHighWaterMark).
+    size_t write_high_water_mark = 0;
   };
 
   static constexpr size_t kDefaultMaxBufferSize = 100 * 1024 * 1024;
   static constexpr size_t kDefaultReadChunkSize = 64 * 1024;
+  static constexpr size_t kDefaultServerWriteHighWaterMark = 1024 * 1024;
+  // What one pending write costs besides its bytes (its future's state), for the high-water mark.
+  static constexpr size_t kWriteOverhead = 128;
 
   // Tornado 4's callback forms. A read callback gets the read's result (Tornado called it only
   // on success; gust passes failures too). A streaming callback gets each piece of data as it
@@ -180,6 +190,12 @@ class BaseIOStream {
   // is closed already schedules it at once (Tornado never calls it). Passing nullptr clears it.
   void SetCloseCallback(CloseCallback callback);
 
+  // Closes the stream (ETIMEDOUT: "idle for ...") once no byte has been read from or written to
+  // the fd for `timeout`; it notices within one more `timeout`. Not in Tornado. TCPServer sets
+  // it on accepted streams when its Options::idle_timeout is finite. absl::InfiniteDuration()
+  // turns it off.
+  void SetIdleTimeout(absl::Duration timeout);
+
   // Tornado: set_nodelay(value). TCP_NODELAY for TCP sockets; a no-op for other streams.
   virtual void SetNodelay(bool value) {}
 
@@ -187,6 +203,8 @@ class BaseIOStream {
   bool closed() const { return closed_; }
   bool reading() const { return read_.kind != ReadKind::kNone; }
   bool writing() const { return !write_buffer_.empty(); }
+  // Bytes queued by Write() and not yet accepted by the fd.
+  size_t write_buffer_size() const { return write_buffer_.size(); }
   // Why the stream closed: OK for a clean end of stream or a plain Close(); the system error for
   // a reset or failed read or write; UnsatisfiableReadError or StreamBufferFullError for a
   // broken limit; the TLS error for a failed handshake.
@@ -310,10 +328,16 @@ class BaseIOStream {
   void FinishRead(size_t size);
   void FailRead(const absl::Status& status);
   void ScheduleCloseCallback(CloseCallback callback);
+  void CheckIdle();
 
   template <typename Append>
   Future<void> QueueWrite(size_t size, Append&& append);
   void ScheduleFlush();
+  // The unsent writes as the high-water mark counts them.
+  size_t WriteBacklog() const;
+  // Holds reads once the backlog passes the high-water mark; releases them (from the loop) once
+  // it is down to half of it.
+  void UpdateBackpressure();
   // Sends what the fd accepts now and resolves the writes that completed; returns the write
   // error, if any (HandleWrite closes the stream with it).
   absl::Status WriteBuffered();
@@ -333,6 +357,7 @@ class BaseIOStream {
   const size_t max_buffer_size_;
   const size_t read_chunk_size_;
   const size_t max_write_buffer_size_;
+  const size_t write_high_water_mark_;
 
   internal::ReadBuffer read_buffer_;
   PendingRead read_;
@@ -340,6 +365,7 @@ class BaseIOStream {
   uint64_t inline_iteration_ = 0;
   int inline_reads_ = 0;
   bool read_deferred_ = false;  // the pending read waits for the loop (fairness)
+  bool reads_held_ = false;     // the unsent writes passed the high-water mark (backpressure)
   bool unwanted_event_seen_ = false;  // readiness came with no read pending (see HandleEvents)
 
   internal::WriteBuffer write_buffer_;
@@ -347,6 +373,12 @@ class BaseIOStream {
   uint64_t total_write_done_index_ = 0;
   internal::Fifo<std::pair<uint64_t, Promise<void>>> write_promises_;
   bool flush_scheduled_ = false;
+
+  // Idle timeout: bytes moved through the fd, and what they were at the last check.
+  uint64_t bytes_moved_ = 0;
+  uint64_t bytes_at_idle_check_ = 0;
+  absl::Duration idle_timeout_ = absl::InfiniteDuration();
+  std::optional<IOLoop::TimeoutHandle> idle_timer_;
 
   bool connecting_ = false;
   // The peer finished sending while writes were unsent: reads are settled as on a close, and the

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "iostream/errors.h"
 #include "iostream/ssl_io_stream.h"
+#include "iostream/task.h"
 
 namespace gust {
 
@@ -59,15 +60,7 @@ Future<IOStream*> IOStream::ConnectTo(const SocketAddress& address, std::string 
   connect_address_ = address.ToString();
   OnConnectTarget(std::move(host));
   Future<IOStream*> future = connect_promise_.emplace().future();
-  if (timeout != absl::InfiniteDuration()) {
-    // Cancelled by ResolveConnect and by Close (FailPendingOperations), so `this` is alive.
-    connect_timer_ = io_loop().CallLater(timeout, [this, timeout] {
-      connect_timer_.reset();
-      Close(ErrnoError(ETIMEDOUT, absl::StrCat("connect to ", connect_address_,
-                                               " timed out after ",
-                                               absl::FormatDuration(timeout))));
-    });
-  }
+  ArmConnectTimer(timeout, absl::StrCat("connect to ", connect_address_));
   int result;
   do {
     result = connect(fd_, address.sockaddr_ptr(), address.size());
@@ -106,6 +99,17 @@ void IOStream::ResolveConnect() {
   SettleAndClear(connect_promise_, this);
 }
 
+void IOStream::ArmConnectTimer(absl::Duration timeout, std::string what) {
+  if (timeout == absl::InfiniteDuration() || closed()) return;
+  CancelConnectTimer();
+  // Cancelled by ResolveConnect and by Close (FailPendingOperations), so `this` is alive.
+  connect_timer_ = io_loop().CallLater(timeout, [this, timeout, what = std::move(what)] {
+    connect_timer_.reset();
+    Close(ErrnoError(ETIMEDOUT,
+                     absl::StrCat(what, " timed out after ", absl::FormatDuration(timeout))));
+  });
+}
+
 void IOStream::CancelConnectTimer() {
   if (connect_timer_.has_value()) io_loop().RemoveTimeout(*connect_timer_);
   connect_timer_.reset();
@@ -118,16 +122,31 @@ void IOStream::FailPendingOperations(const absl::Status& closed_error) {
 
 Future<std::shared_ptr<SSLIOStream>> IOStream::StartTls(bool server_side,
                                                         const TlsOptions& options,
-                                                        std::string server_hostname) {
+                                                        std::string server_hostname,
+                                                        absl::Duration handshake_timeout) {
   absl::StatusOr<std::shared_ptr<const TlsContext>> context =
       TlsContext::Create(server_side, options);
   if (!context.ok()) return MakeReadyFuture<std::shared_ptr<SSLIOStream>>(context.status());
-  return StartTls(server_side, *std::move(context), std::move(server_hostname));
+  return StartTls(server_side, *std::move(context), std::move(server_hostname),
+                  handshake_timeout);
 }
+
+namespace {
+
+// Holds the new stream in its frame (which its loop owns) until the handshake ends: the stream's
+// own handshake promise never holds the stream, so a peer that never answers leaks nothing.
+Task<std::shared_ptr<SSLIOStream>> FinishStartTls(std::shared_ptr<SSLIOStream> tls) {
+  absl::StatusOr<SSLIOStream*> done = co_await tls->WaitForHandshake();
+  if (!done.ok()) co_return done.status();
+  co_return std::move(tls);
+}
+
+}  // namespace
 
 Future<std::shared_ptr<SSLIOStream>> IOStream::StartTls(bool server_side,
                                                         std::shared_ptr<const TlsContext> context,
-                                                        std::string server_hostname) {
+                                                        std::string server_hostname,
+                                                        absl::Duration handshake_timeout) {
   if (!idle()) {
     return MakeReadyFuture<std::shared_ptr<SSLIOStream>>(absl::FailedPreconditionError(
         "IOStream is not idle; cannot convert to TLS (it is closed or connecting, a read or "
@@ -141,17 +160,8 @@ Future<std::shared_ptr<SSLIOStream>> IOStream::StartTls(bool server_side,
   auto tls = std::make_shared<SSLIOStream>(fd, std::move(context), server_side,
                                            std::move(server_hostname), stream_options);
   if (close_callback != nullptr) tls->SetCloseCallback(std::move(close_callback));
-  Promise<std::shared_ptr<SSLIOStream>> promise;
-  Future<std::shared_ptr<SSLIOStream>> future = promise.future();
-  tls->WaitForHandshake().AddDoneCallback(
-      [tls, promise = std::move(promise)](const absl::StatusOr<SSLIOStream*>& done) mutable {
-        if (done.ok()) {
-          promise.SetResult(std::move(tls));
-        } else {
-          promise.SetResult(done.status());
-        }
-      });
-  return future;
+  tls->SetHandshakeTimeout(handshake_timeout);
+  return FinishStartTls(std::move(tls));
 }
 
 void IOStream::SetNodelay(bool value) {

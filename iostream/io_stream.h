@@ -58,12 +58,15 @@ class IOStream : public BaseIOStream {
   // one has its close callback and its Options, max_write_buffer_size included (Tornado drops
   // that one). A handshake failure fails the future with StreamClosedError whose real error is
   // BoringSSL's reason. `server_hostname` is sent as SNI and checked against the certificate.
-  Future<std::shared_ptr<SSLIOStream>> StartTls(bool server_side,
-                                                const TlsOptions& options = TlsOptions(),
-                                                std::string server_hostname = "");
-  Future<std::shared_ptr<SSLIOStream>> StartTls(bool server_side,
-                                                std::shared_ptr<const TlsContext> context,
-                                                std::string server_hostname = "");
+  // With a finite `handshake_timeout`, a handshake not done by then fails (ETIMEDOUT) and closes
+  // the new stream. Until the handshake ends, the new stream belongs to this thread's loop:
+  // destroying the loop destroys it.
+  Future<std::shared_ptr<SSLIOStream>> StartTls(
+      bool server_side, const TlsOptions& options = TlsOptions(), std::string server_hostname = "",
+      absl::Duration handshake_timeout = absl::InfiniteDuration());
+  Future<std::shared_ptr<SSLIOStream>> StartTls(
+      bool server_side, std::shared_ptr<const TlsContext> context, std::string server_hostname = "",
+      absl::Duration handshake_timeout = absl::InfiniteDuration());
 
   // Tornado: set_nodelay(). TCP_NODELAY on TCP sockets; ignored for Unix sockets and errors.
   void SetNodelay(bool value) override;
@@ -84,6 +87,9 @@ class IOStream : public BaseIOStream {
   // SSLIOStream starts its handshake here instead.
   virtual void OnConnected();
   void ResolveConnect();
+  // Closes the stream with ETIMEDOUT ("`what` timed out after ...") unless ResolveConnect or a
+  // close comes first; an infinite timeout arms nothing.
+  void ArmConnectTimer(absl::Duration timeout, std::string what);
   bool tcp_connecting() const { return tcp_connecting_; }
 
  private:

@@ -283,6 +283,12 @@ void SSLIOStream::FailPendingOperations(const absl::Status& closed_error) {
   SettleAndClear(handshake_promise_, closed_error);
 }
 
+void SSLIOStream::SetHandshakeTimeout(absl::Duration timeout) {
+  if (handshake_done_) return;
+  // The connect timer: DoHandshake's ResolveConnect cancels it, as does a close.
+  ArmConnectTimer(timeout, "TLS handshake");
+}
+
 Future<SSLIOStream*> SSLIOStream::WaitForHandshake() {
   if (handshake_done_) return MakeReadyFuture<SSLIOStream*>(this);
   if (handshake_promise_.has_value()) {

@@ -49,6 +49,11 @@ class SSLIOStream : public IOStream {
   // FailedPreconditionError ("Already waiting").
   Future<SSLIOStream*> WaitForHandshake();
 
+  // Closes the stream (ETIMEDOUT: "TLS handshake timed out after ...") unless the handshake has
+  // finished within `timeout` from now: a peer that says nothing, or half a ClientHello, holds
+  // nothing for longer. TCPServer sets it on every TLS stream it accepts.
+  void SetHandshakeTimeout(absl::Duration timeout);
+
   bool handshake_done() const { return handshake_done_; }
   // After the handshake: the ALPN protocol chosen ("" if none), the SNI name the client sent
   // (server side), the TLS version ("TLSv1.3"), the cipher, and the peer's certificate (null if

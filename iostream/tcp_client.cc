@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <deque>
 #include <utility>
 #include <vector>
@@ -26,6 +27,7 @@ class Connector : public std::enable_shared_from_this<Connector> {
   Future<std::shared_ptr<IOStream>> future() { return promise_.future(); }
 
   void Start(Future<std::vector<SocketAddress>> resolved) {
+    started_ = loop_.Time();
     if (options_.timeout != absl::InfiniteDuration()) {
       timeout_ = loop_.CallLater(options_.timeout, [self = shared_from_this()] {
         self->Fail(absl::DeadlineExceededError(absl::StrCat(
@@ -140,11 +142,19 @@ class Connector : public std::enable_shared_from_this<Connector> {
     if (options_.tls == nullptr) return promise_.SetResult(std::move(stream));
     const std::string name =
         options_.server_hostname.empty() ? host_ : options_.server_hostname;
-    stream->StartTls(false, options_.tls, name)
+    // The timeout covers the handshake too: what is left of it.
+    const absl::Duration left = options_.timeout == absl::InfiniteDuration()
+                                    ? absl::InfiniteDuration()
+                                    : options_.timeout - (loop_.Time() - started_);
+    stream->StartTls(false, options_.tls, name, std::max(left, absl::ZeroDuration()))
         .AddDoneCallback([self = shared_from_this()](
                              const absl::StatusOr<std::shared_ptr<SSLIOStream>>& tls) {
           if (tls.ok()) {
             self->promise_.SetResult(std::shared_ptr<IOStream>(*tls));
+          } else if (ErrnoOf(tls.status()) == ETIMEDOUT) {
+            self->promise_.SetResult(absl::DeadlineExceededError(absl::StrCat(
+                "TCPClient: timed out after ", absl::FormatDuration(self->options_.timeout),
+                " in the TLS handshake with ", self->Target())));
           } else {
             self->promise_.SetResult(tls.status());
           }
@@ -171,6 +181,7 @@ class Connector : public std::enable_shared_from_this<Connector> {
   int pending_ = 0;
   std::vector<std::shared_ptr<IOStream>> attempts_;
   std::vector<std::string> tried_;
+  absl::Time started_;
   IOLoop::TimeoutHandle timeout_;
   IOLoop::TimeoutHandle eyeballs_;
 };

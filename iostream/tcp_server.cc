@@ -15,6 +15,8 @@
 
 namespace gust {
 
+TCPServer::TCPServer(HandleStream handle_stream) : TCPServer(std::move(handle_stream), Options()) {}
+
 TCPServer::TCPServer(HandleStream handle_stream, Options options)
     : handle_stream_(std::make_shared<const HandleStream>(std::move(handle_stream))),
       options_(std::move(options)) {}
@@ -120,11 +122,14 @@ absl::Status TCPServer::Accept(Worker& worker) {
 void TCPServer::OnConnection(Worker& worker, int fd, SocketAddress peer) {
   std::unique_ptr<IOStream> stream;
   if (options_.tls != nullptr) {
-    stream = std::make_unique<SSLIOStream>(fd, options_.tls, /*server_side=*/true, "",
-                                           options_.stream_options);
+    auto tls = std::make_unique<SSLIOStream>(fd, options_.tls, /*server_side=*/true, "",
+                                             options_.stream_options);
+    tls->SetHandshakeTimeout(options_.handshake_timeout);
+    stream = std::move(tls);
   } else {
     stream = std::make_unique<IOStream>(fd, options_.stream_options);
   }
+  stream->SetIdleTimeout(options_.idle_timeout);
   active_->fetch_add(1);
   Task<void> task = (*handle_stream_)(std::move(stream), peer);
   // Destroying the server destroys the handlers still suspended (and so their streams).

@@ -45,10 +45,22 @@ class TCPServer {
 
   struct Options {
     std::shared_ptr<const TlsContext> tls;  // server context: every connection speaks TLS
-    BaseIOStream::Options stream_options;   // Tornado: max_buffer_size, read_chunk_size
+    // Tornado: max_buffer_size, read_chunk_size. Backpressure is on by default for accepted
+    // streams (a client that sends without reading cannot grow the server); set
+    // stream_options.write_high_water_mark = 0 to turn it off.
+    BaseIOStream::Options stream_options = {
+        .write_high_water_mark = BaseIOStream::kDefaultServerWriteHighWaterMark};
+    // With TLS: a connection whose handshake has not finished this long after it was accepted
+    // is closed (SSLIOStream::SetHandshakeTimeout). absl::InfiniteDuration() turns it off.
+    absl::Duration handshake_timeout = absl::Seconds(10);
+    // A connection that moves no byte either way for this long is closed
+    // (BaseIOStream::SetIdleTimeout). Off by default: servers of long-lived idle connections
+    // (chat, push) are common; set it for request/response protocols.
+    absl::Duration idle_timeout = absl::InfiniteDuration();
   };
 
-  explicit TCPServer(HandleStream handle_stream, Options options = Options());
+  explicit TCPServer(HandleStream handle_stream);
+  TCPServer(HandleStream handle_stream, Options options);
   // Stops accepting, stops the worker threads' loops and joins them, and destroys every
   // connection's handler that is still suspended (its stream closes). Destroy the server on the
   // thread of the loop it listens on, before that loop.
