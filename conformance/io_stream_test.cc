@@ -2,6 +2,7 @@
 // connect and its failures, errors found inline or by the loop, quiet resets, SIGPIPE, nodelay,
 // and a small HTTP exchange, over TCP (IPv4, IPv6) and Unix sockets.
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -198,6 +199,28 @@ TEST_P(IOStreamTest, HalfClosedPeerGetsEveryAnswer) {
     EXPECT_EQ(answers.size(), request.size());
     EXPECT_TRUE(answers == request) << "the answers differ from the lines sent";
     EXPECT_TRUE(Await(echo.future()).ok());
+  }
+}
+
+// A stream on an fd the backend cannot watch (select: fd >= FD_SETSIZE) fails its read with the
+// reason and says so on stderr; the other backends serve it.
+TEST_P(IOStreamTest, AnFdTheBackendCannotWatchIsReportedNotDroppedSilently) {
+  if (testing::RaiseFdLimit(2048) < 2048) GTEST_SKIP() << "cannot raise the fd limit to 2048";
+  StreamPair s = MakePair();
+  const int high = fcntl(s.reader->fileno(), F_DUPFD_CLOEXEC, 1500);
+  ASSERT_GE(high, 1500);
+  IOStream stream(high);
+  s.writer->Write("hi");
+  ::testing::internal::CaptureStderr();
+  absl::StatusOr<std::string> read = Await(stream.ReadBytes(2), absl::Seconds(5));
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  if (loop().backend_name() == "select") {
+    EXPECT_TRUE(IsStreamClosedError(read.status())) << read.status();
+    EXPECT_TRUE(absl::IsInvalidArgument(RealError(read.status()))) << read.status();
+    EXPECT_NE(logged.find("cannot watch fd"), std::string::npos) << logged;
+  } else {
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(*read, "hi");
   }
 }
 

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "examples/example_main.h"
 #include "iostream/errors.h"
@@ -46,6 +47,7 @@ Room& TheRoom() {
 }
 
 gust::Task<void> Chat(std::unique_ptr<gust::IOStream> stream, gust::SocketAddress peer) {
+  stream->SetNodelay(true);  // chat lines should not wait for Nagle
   gust::IOStream* self = stream.get();
   TheRoom().Join(self);
   self->SetCloseCallback([self] { TheRoom().Leave(self); });
@@ -64,6 +66,10 @@ gust::Task<void> Chat(std::unique_ptr<gust::IOStream> stream, gust::SocketAddres
 
 int main(int argc, char** argv) {
   gust::examples::ParseFlags(argc, argv);
+  if (absl::GetFlag(FLAGS_threads) != 1) {
+    std::fprintf(stderr, "chat_server runs one thread: its room is not shared between loops\n");
+    return 2;
+  }
   gust::TCPServer::Options options;
   options.stream_options.max_write_buffer_size = 1 << 20;
   // The room lives on one loop: this example always runs one thread.

@@ -11,6 +11,7 @@
 namespace {
 
 gust::Task<void> Echo(std::unique_ptr<gust::IOStream> stream, gust::SocketAddress) {
+  stream->SetNodelay(true);  // an echo should not wait for Nagle
   gust::Future<void> sent = gust::MakeReadyFuture<void>(absl::OkStatus());
   for (;;) {
     // partial: whatever has arrived, up to 64 KiB, without waiting for more.

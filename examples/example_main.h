@@ -4,7 +4,10 @@
 #ifndef GUST_EXAMPLES_EXAMPLE_MAIN_H_
 #define GUST_EXAMPLES_EXAMPLE_MAIN_H_
 
+#include "absl/flags/declare.h"
 #include "iostream/tcp_server.h"
+
+ABSL_DECLARE_FLAG(int, threads);
 
 namespace gust {
 namespace examples {

@@ -282,6 +282,14 @@ def test_chat():
         process.wait()
 
 
+def test_chat_refuses_threads():
+    """chat_server's room lives on one loop: --threads=2 is refused, not raced."""
+    result = subprocess.run(["examples/chat_server", "--port=0", "--threads=2"],
+                            capture_output=True, timeout=30)
+    check("chat_server --threads=2 is refused", result.returncode == 2 and
+          b"one thread" in result.stderr, "rc=%d stderr=%r" % (result.returncode, result.stderr))
+
+
 def test_http_client():
     with tempfile.TemporaryDirectory() as root:
         body = b"Hello from python3 -m http.server\n" * 100
@@ -316,7 +324,8 @@ def test_http_client():
 
 
 for test in (test_echo, test_line, test_half_close, test_never_reading_client, test_sigterm,
-             test_tls, test_tls_handshake_timeout, test_chat, test_http_client):
+             test_tls, test_tls_handshake_timeout, test_chat, test_chat_refuses_threads,
+             test_http_client):
     try:
         test()
     except Exception as error:  # a hang or crash in one example must not hide the others

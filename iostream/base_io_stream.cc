@@ -683,8 +683,13 @@ void BaseIOStream::SetInterest(uint32_t events) {
     status = loop_.UpdateHandler(registered_fd_, events);
   }
   interest_ = status.ok() ? events : 0;
-  // The loop cannot watch this fd (select past FD_SETSIZE, say): the stream cannot work.
-  if (!status.ok() && !closed_) Close(status);
+  // The loop cannot watch this fd (select past FD_SETSIZE, say): the stream cannot work. Said
+  // out loud: otherwise a server on select drops every connection past fd 1023 in silence.
+  if (!status.ok() && !closed_) {
+    internal::LogLine("WARNING", absl::StrCat("cannot watch fd ", fileno(), ", closing it: ",
+                                              status.message()));
+    Close(status);
+  }
 }
 
 void BaseIOStream::StartConnecting() {
