@@ -19,6 +19,8 @@ PACKAGES=(
   ca-certificates      # the system trust store TLS clients verify against by default
   curl                 # HTTPS interop peer
   python3-tornado      # the reference implementation, as an interop peer
+  clang                # tools/fuzz.sh: libFuzzer targets
+  libclang-rt-14-dev   # libFuzzer's runtime
 )
 
 missing=()

@@ -3,6 +3,7 @@
 #   1. bazel test //...                  every conformance test on every backend
 #   2. bazel test --config=asan //...    the same under AddressSanitizer + UBSan
 #   2b. ThreadSanitizer over the loop, future, TCP, stream and example tests (epoll)
+#   2c. tools/fuzz.sh: each libFuzzer target for 20 seconds from its seed corpus
 #   3. the consumer workspace (examples/consumer), built and run with the default backend and
 #      with --@gust//backends:poller=poll, checking each says the backend it was built with
 #   4. an unknown --//backends:poller value must fail the build and list the allowed values
@@ -49,6 +50,7 @@ step "bazel test --config=tsan (loop, futures, TCP, streams, examples)" \
   bazel test --config=tsan //conformance:future_test_epoll //conformance:io_loop_test_epoll \
   //conformance:tcp_test_epoll //conformance:io_stream_test_epoll \
   //conformance:allocation_test_epoll //examples:examples_test
+step "tools/fuzz.sh (20 s per target)" tools/fuzz.sh 20
 step "consumer, default backend" consumer_says_backend epoll
 step "consumer, --@gust//backends:poller=poll" consumer_says_backend poll --@gust//backends:poller=poll
 step "unknown poller value is refused" bad_poller_value_is_refused

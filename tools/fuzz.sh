@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets in tools/fuzz/ with clang (Bazel here builds with gcc, which has
+# no libFuzzer) and runs each for a while from its checked-in seed corpus.
+#   tools/fuzz.sh              # 20 seconds each (the test command runs this)
+#   tools/fuzz.sh 3600         # an hour each; new inputs go to build/fuzz/corpus-NAME
+# A crash leaves its input in build/fuzz/ and fails the script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install_deps.sh
+seconds=${1:-20}
+out=build/fuzz
+mkdir -p "$out"
+
+sources=(
+  iostream/base_io_stream.cc iostream/errors.cc iostream/io_loop.cc
+  iostream/internal/callback_queue.cc iostream/internal/check.cc
+  iostream/internal/read_buffer.cc iostream/internal/state_pool.cc
+  iostream/internal/write_buffer.cc backends/epoll_poller.cc backends/timeout.cc
+)
+libs=$(pkg-config --libs absl_status absl_statusor absl_strings absl_str_format absl_time \
+  absl_synchronization absl_raw_hash_set absl_hash re2)
+status=0
+for target in tools/fuzz/*_fuzzer.cc; do
+  name=$(basename "$target" .cc)
+  clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    -I. "$target" "${sources[@]}" $libs -o "$out/$name"
+  mkdir -p "$out/corpus-$name"
+  echo "=== $name: ${seconds}s from tools/fuzz/corpus/$name"
+  if ! "$out/$name" -max_total_time="$seconds" -timeout=10 -artifact_prefix="$out/" \
+      "$out/corpus-$name" "tools/fuzz/corpus/$name" 2>"$out/$name.log"; then
+    tail -n 40 "$out/$name.log" >&2
+    status=1
+  else
+    grep -E "^(#[0-9]+ +DONE|Done)" "$out/$name.log" | tail -n 1
+  fi
+done
+exit $status
