@@ -243,16 +243,22 @@ int CountOpenFds() {
   return count;
 }
 
+// Connects a blocking client to 127.0.0.1:`port` and sends `bytes` (maybe none).
+int RawClient(uint16_t port, absl::string_view bytes) {
+  const SocketAddress address = *SocketAddress::FromIp("127.0.0.1", port);
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(connect(fd, address.sockaddr_ptr(), address.size()), 0);
+  if (!bytes.empty()) {
+    EXPECT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  return fd;
+}
+
 // Opens `n` blocking client sockets to `port`, each having sent half a line.
 std::vector<int> HalfLineClients(uint16_t port, int n) {
   std::vector<int> clients;
-  const SocketAddress address = *SocketAddress::FromIp("127.0.0.1", port);
-  for (int i = 0; i < n; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    EXPECT_EQ(connect(fd, address.sockaddr_ptr(), address.size()), 0);
-    EXPECT_EQ(send(fd, "half a li", 9, 0), 9);
-    clients.push_back(fd);
-  }
+  for (int i = 0; i < n; ++i) clients.push_back(RawClient(port, "half a li"));
   return clients;
 }
 
@@ -377,17 +383,6 @@ TEST_F(TcpTest, AClientThatNeverReadsCannotGrowTheServer) {
   EXPECT_TRUE(server.Drain(absl::Seconds(10)).ok());
 }
 
-// Connects a blocking client to 127.0.0.1:`port` and sends `bytes` (maybe none).
-int RawClient(uint16_t port, absl::string_view bytes) {
-  const SocketAddress address = *SocketAddress::FromIp("127.0.0.1", port);
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  EXPECT_EQ(connect(fd, address.sockaddr_ptr(), address.size()), 0);
-  if (!bytes.empty()) {
-    EXPECT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(bytes.size()));
-  }
-  return fd;
-}
 
 // Silent clients and half a ClientHello do not hold a TLS server's connections past its
 // handshake timeout (on by default; short here).
@@ -400,7 +395,9 @@ TEST_F(TcpTest, TlsHandshakesAreBounded) {
   std::vector<int> clients;
   for (int i = 0; i < 20; ++i) clients.push_back(RawClient(PortOf(server), ""));
   // A TLS record header announcing a ClientHello that never comes.
-  for (int i = 0; i < 20; ++i) clients.push_back(RawClient(PortOf(server), "\x16\x03\x01\x02\x00"));
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(RawClient(PortOf(server), "\x16\x03\x01\x02\x00"));
+  }
   RunUntil([&] { return server.active_connections() == 40; });
   const absl::Time start = absl::Now();
   ::testing::internal::CaptureStderr();
