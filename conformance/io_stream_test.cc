@@ -99,6 +99,19 @@ TEST_P(IOStreamTest, B034_B063_WriteWhileConnecting) {
   EXPECT_EQ(order, (std::vector<std::string>{"connect", "write"}));
 }
 
+// An empty write made while connecting resolves once connected (found by the TLS fuzzer: a
+// client that wrote nothing and awaited it never closed; ssl_io_stream_test has the TLS case).
+TEST_P(IOStreamTest, EmptyWriteWhileConnectingResolvesOnceConnected) {
+  absl::StatusOr<std::unique_ptr<Listener>> listener = Listener::Open(GetParam());
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  std::unique_ptr<IOStream> client = *IOStream::Create((*listener)->family());
+  Future<IOStream*> connected = client->Connect((*listener)->address());
+  Future<void> written = client->Write("");
+  IOStream server(*(*listener)->Accept());
+  EXPECT_TRUE(Await(connected).ok());
+  EXPECT_TRUE(Await(written, absl::Seconds(5)).ok());
+}
+
 // B067: an unexpected error inside ReadUntilClose fails it (a reset would not; see B016).
 // B068: an error found inside the read call is reported through the future, not logged.
 TEST_P(IOStreamTest, B067_B068_InlineReadErrors) {

@@ -72,6 +72,14 @@ class SslTest : public testing::LoopTest {
   std::unique_ptr<Listener> listener_;
 };
 
+// An empty write made during the handshake resolves once it is done.
+TEST_F(SslTest, EmptyWriteDuringTheHandshakeResolvesAfterIt) {
+  Connection c = Connect(TestClientContext(), TestServerContext());
+  Future<void> written = c.client->Write("");
+  EXPECT_TRUE(Await(c.connected).ok());
+  EXPECT_TRUE(Await(written, absl::Seconds(5)).ok());
+}
+
 // B076 (the server gets the stream before its handshake; WaitForHandshake resolves), the
 // client's connect resolves after the handshake, and what both sides see afterwards.
 TEST_F(SslTest, B076_WaitForHandshakeAndConnectionDetails) {

@@ -594,6 +594,11 @@ bool BaseIOStream::WatchingForClose() const {
 void BaseIOStream::HandleEvents(int fd, uint32_t events) {
   if (closed_) return;
   handling_events_ = true;
+  if (!connecting_) {
+    const uint32_t cross = CrossWaits();
+    if ((cross & IOLoop::kWrite) && (events & IOLoop::kWrite)) events |= IOLoop::kRead;
+    if ((cross & IOLoop::kRead) && (events & IOLoop::kRead)) events |= IOLoop::kWrite;
+  }
   bool just_connected = false;
   if (connecting_) {
     HandleConnect();  // finishes connecting (or a handshake step), or closes
@@ -649,12 +654,18 @@ void BaseIOStream::UpdateInterest(bool drop_extra) {
   if (closed_) return;
   uint32_t desired = 0;
   const bool read_paused = end_of_stream_ || reads_held_;
-  if (!read_paused && (reading() || WatchingForClose())) desired |= IOLoop::kRead;
+  const bool wants_data = !read_paused && (reading() || WatchingForClose());
+  if (wants_data) desired |= IOLoop::kRead;
   if (connecting_) {
     desired |= ConnectingInterest();
-  } else if (writing() && !flush_scheduled_) {
-    // A scheduled flush tries the fd anyway; write interest only for what it could not send.
-    desired |= IOLoop::kWrite;
+  } else {
+    if (writing() && !flush_scheduled_) {
+      // A scheduled flush tries the fd anyway; write interest only for what it could not send.
+      desired |= IOLoop::kWrite;
+    }
+    const uint32_t cross = CrossWaits();
+    if (wants_data) desired |= cross & IOLoop::kWrite;
+    if (writing()) desired |= cross & IOLoop::kRead;
   }
   // Read interest is dropped lazily: a request/response stream usually starts its next read
   // before more data arrives, and keeping the registration saves two poller updates per cycle.
@@ -728,7 +739,9 @@ void BaseIOStream::Detach() {
 
 void BaseIOStream::FinishConnecting() {
   connecting_ = false;
-  if (writing()) ScheduleFlush();
+  // Writes queued while connecting, empty ones too: an empty write resolves once the bytes
+  // before it are out, and nothing else would settle it.
+  if (writing() || !write_promises_.empty()) ScheduleFlush();
 }
 
 // --- Close -----------------------------------------------------------------------------------

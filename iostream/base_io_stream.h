@@ -247,6 +247,12 @@ class BaseIOStream {
   // loop instead of waiting for the fd.
   virtual bool HasReadableInput() const { return false; }
 
+  // Readiness one direction waits for on behalf of the other, as a TLS library asks: kWrite if
+  // the last ReadFromFd needs the fd writable first (it has bytes of its own to send), kRead if
+  // the last WriteToFd needs it readable. The stream watches for it while that direction has
+  // work, and such an event retries the waiting direction.
+  virtual uint32_t CrossWaits() const { return 0; }
+
   // --- For subclasses with more state (connects, handshakes) ---
 
   // Called from the event handler while connecting() and the fd is ready; must end by calling

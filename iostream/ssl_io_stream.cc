@@ -29,51 +29,6 @@ bool IsIpLiteral(const std::string& host) {
          inet_pton(AF_INET6, host.c_str(), address) == 1;
 }
 
-// BoringSSL's fd BIO writes with write(2), which raises SIGPIPE when the peer has gone (a
-// close_notify sent to a closed connection, say). This BIO sends with MSG_NOSIGNAL instead.
-int BioWrite(BIO* bio, const char* data, int size) {
-  BIO_clear_retry_flags(bio);
-  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio)));
-  ssize_t n;
-  do {
-    n = send(fd, data, size, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_write(bio);
-  return static_cast<int>(n);
-}
-
-int BioRead(BIO* bio, char* data, int size) {
-  BIO_clear_retry_flags(bio);
-  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio)));
-  ssize_t n;
-  do {
-    n = recv(fd, data, size, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_read(bio);
-  return static_cast<int>(n);
-}
-
-long BioControl(BIO* bio, int command, long arg, void* ptr) {
-  return command == BIO_CTRL_FLUSH ? 1 : 0;
-}
-
-int BioCreate(BIO* bio) {
-  BIO_set_init(bio, 1);
-  return 1;
-}
-
-const BIO_METHOD* SocketBioMethod() {
-  static const BIO_METHOD* const method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "gust socket");
-    BIO_meth_set_write(m, BioWrite);
-    BIO_meth_set_read(m, BioRead);
-    BIO_meth_set_ctrl(m, BioControl);
-    BIO_meth_set_create(m, BioCreate);
-    return m;
-  }();
-  return method;
-}
-
 bool IsConnected(int fd) {
   sockaddr_storage peer;
   socklen_t size = sizeof(peer);
@@ -81,6 +36,52 @@ bool IsConnected(int fd) {
 }
 
 }  // namespace
+
+const BIO_METHOD* SSLIOStream::TransportBioMethod() {
+  static const BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "gust transport");
+    BIO_meth_set_write(m, [](BIO* bio, const char* data, int size) -> int {
+      BIO_clear_retry_flags(bio);
+      const ssize_t n = static_cast<SSLIOStream*>(BIO_get_data(bio))->TransportSend(data, size);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_write(bio);
+      return static_cast<int>(n);
+    });
+    BIO_meth_set_read(m, [](BIO* bio, char* data, int size) -> int {
+      BIO_clear_retry_flags(bio);
+      const ssize_t n =
+          static_cast<SSLIOStream*>(BIO_get_data(bio))->TransportReceive(data, size);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) BIO_set_retry_read(bio);
+      return static_cast<int>(n);
+    });
+    BIO_meth_set_ctrl(m, [](BIO*, int command, long, void*) -> long {
+      return command == BIO_CTRL_FLUSH ? 1 : 0;
+    });
+    BIO_meth_set_create(m, [](BIO* bio) -> int {
+      BIO_set_init(bio, 1);
+      return 1;
+    });
+    return m;
+  }();
+  return method;
+}
+
+// MSG_NOSIGNAL: a close_notify sent to a peer that has gone must not raise SIGPIPE (BoringSSL's
+// own fd BIO uses write(2)).
+ssize_t SSLIOStream::TransportSend(const char* data, size_t size) {
+  ssize_t n;
+  do {
+    n = send(fileno(), data, size, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+ssize_t SSLIOStream::TransportReceive(char* data, size_t size) {
+  ssize_t n;
+  do {
+    n = recv(fileno(), data, size, 0);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
 
 SSLIOStream::SSLIOStream(int socket_fd, std::shared_ptr<const TlsContext> context,
                          bool server_side, std::string server_hostname, const Options& options)
@@ -116,11 +117,11 @@ uint32_t SSLIOStream::ConnectingInterest() const {
 absl::Status SSLIOStream::SetUpSsl() {
   if (context_ == nullptr) return absl::InvalidArgumentError("SSLIOStream: no TlsContext");
   ssl_.reset(SSL_new(context_->ssl_ctx()));
-  BIO* bio = BIO_new(SocketBioMethod());
+  BIO* bio = BIO_new(TransportBioMethod());
   if (ssl_ == nullptr || bio == nullptr) {
     return absl::InternalError(absl::StrCat("SSL_new: ", tls_internal::TakeSslErrors()));
   }
-  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fileno())));
+  BIO_set_data(bio, this);
   SSL_set_bio(ssl_.get(), bio, bio);  // the SSL owns the BIO
   // Retrying a write may pass a buffer that moved or grew: the stream's write buffer gathers
   // whatever is queued at the time.
@@ -226,8 +227,10 @@ absl::StatusOr<std::optional<size_t>> SSLIOStream::ReadFromFd(absl::Span<char> b
   errno = 0;
   const int n = SSL_read(ssl_.get(), buffer.data(),
                          static_cast<int>(std::min(buffer.size(), kMaxTlsCall)));
+  read_wants_write_ = false;
   if (n > 0) return std::optional<size_t>(static_cast<size_t>(n));
   const int error = SSL_get_error(ssl_.get(), n);
+  read_wants_write_ = error == SSL_ERROR_WANT_WRITE;
   switch (error) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
@@ -241,6 +244,10 @@ absl::StatusOr<std::optional<size_t>> SSLIOStream::ReadFromFd(absl::Span<char> b
 
 bool SSLIOStream::HasReadableInput() const {
   return ssl_ != nullptr && handshake_done_ && SSL_pending(ssl_.get()) > 0;
+}
+
+uint32_t SSLIOStream::CrossWaits() const {
+  return (read_wants_write_ ? IOLoop::kWrite : 0) | (write_wants_read_ ? IOLoop::kRead : 0);
 }
 
 absl::StatusOr<size_t> SSLIOStream::WriteToFd(absl::Span<const iovec> data) {
@@ -263,8 +270,10 @@ absl::StatusOr<size_t> SSLIOStream::WriteToFd(absl::Span<const iovec> data) {
   ERR_clear_error();
   errno = 0;
   const int n = SSL_write(ssl_.get(), bytes, static_cast<int>(size));
+  write_wants_read_ = false;
   if (n > 0) return static_cast<size_t>(n);
   const int error = SSL_get_error(ssl_.get(), n);
+  write_wants_read_ = error == SSL_ERROR_WANT_READ;
   if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) return 0;
   return IoError(error, absl::StrCat("TLS write on fd ", fileno()));
 }

@@ -26,6 +26,8 @@
 #include <optional>
 #include <string>
 
+#include <sys/types.h>
+
 #include <openssl/ssl.h>
 
 #include "iostream/io_stream.h"
@@ -71,13 +73,28 @@ class SSLIOStream : public IOStream {
   absl::StatusOr<size_t> WriteToFd(absl::Span<const iovec> data) override;
   absl::StatusOr<std::optional<size_t>> ReadFromFd(absl::Span<char> buffer) override;
   bool HasReadableInput() const override;
+  uint32_t CrossWaits() const override;
   void HandleConnect() override;
   void FailPendingOperations(const absl::Status& closed_error) override;
   uint32_t ConnectingInterest() const override;
   void OnConnectTarget(std::string host) override;
   void OnConnected() override;
 
+  // The transport TLS runs over: send(2) and recv(2) on the socket. Same contract: the bytes
+  // moved, 0 at the end of the stream (receive only), or -1 with errno set (EAGAIN: would
+  // block). A subclass may put another transport under the TLS (a test transport that
+  // trickles bytes and refuses at random, as BoringSSL's async_bio does); it must not call
+  // back into the stream.
+  virtual ssize_t TransportSend(const char* data, size_t size);
+  virtual ssize_t TransportReceive(char* data, size_t size);
+  // The connection's BoringSSL object (null before the handshake starts), for subclasses that
+  // need what the stream does not offer. Reading or writing through it bypasses the stream.
+  SSL* ssl() const { return ssl_.get(); }
+
  private:
+  // Routes BoringSSL's reads and writes through TransportSend/TransportReceive.
+  static const BIO_METHOD* TransportBioMethod();
+
   void DoHandshake();
   absl::Status SetUpSsl();
   absl::Status HandshakeError(int ssl_error);
@@ -89,6 +106,10 @@ class SSLIOStream : public IOStream {
   bssl::UniquePtr<SSL> ssl_;
   bool handshake_done_ = false;
   uint32_t handshake_wants_ = IOLoop::kWrite;
+  // After the handshake, BoringSSL may need to send while reading (a KeyUpdate it answers,
+  // an alert) or, in principle, to receive while writing; see CrossWaits().
+  bool read_wants_write_ = false;
+  bool write_wants_read_ = false;
   std::optional<Promise<SSLIOStream*>> handshake_promise_;
   std::string scratch_;  // gathers small queued writes into one TLS record
 };

@@ -15,11 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
 #include "iostream/base_io_stream.h"
-#include "iostream/io_loop.h"
+#include "tools/fuzz/read_ops.h"
 
 namespace {
 
@@ -68,100 +66,25 @@ class ScriptedStream : public gust::BaseIOStream {
   int blocked_ = 0;
 };
 
-// What the current input did so far, printed when the model is violated.
-std::string trace;
-
-void Check(bool condition, const char* what) {
-  if (!condition) {
-    fprintf(stderr, "model violated: %s\nafter: %s\n", what, trace.c_str());
-    abort();
-  }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   FuzzedDataProvider input(bytes, size);
-  static std::unique_ptr<gust::IOLoop> loop = [] {
-    std::unique_ptr<gust::IOLoop> made = *gust::IOLoop::Create();
-    made->MakeCurrent();
-    return made;
-  }();
-
+  gust_fuzz::Loop();  // made current before any stream is, so the streams run on it
   gust::BaseIOStream::Options options;
   options.max_buffer_size = input.ConsumeIntegralInRange<size_t>(0, 2048);
   options.read_chunk_size = input.ConsumeIntegralInRange<size_t>(0, 256);
-  struct Op {
-    int kind;
-    size_t n;
-    bool partial;
-    std::string delimiter;
-    size_t max_bytes;
-  };
-  static const char* const kPatterns[] = {"a+b", "\n", "x*", "[ab]{2}", "c|dd", "(?:ab)+c"};
-  std::vector<Op> ops(input.ConsumeIntegralInRange<int>(1, 12));
-  for (Op& op : ops) {
-    op.kind = input.ConsumeIntegralInRange<int>(0, 5);
-    op.n = input.ConsumeIntegralInRange<size_t>(0, 300);
-    op.partial = input.ConsumeBool();
-    op.delimiter = input.ConsumeRandomLengthString(3);
-    if (op.kind == 2) op.delimiter = kPatterns[op.n % 6];
-    op.max_bytes = input.ConsumeBool() ? 0 : input.ConsumeIntegralInRange<size_t>(1, 300);
-  }
+  const std::vector<gust_fuzz::ReadOp> ops = gust_fuzz::ConsumeReadOps(input);
   std::vector<uint8_t> chunks = input.ConsumeBytes<uint8_t>(input.ConsumeIntegralInRange(0, 32));
   const std::string data = input.ConsumeRemainingBytesAsString();
 
+  gust_fuzz::trace = absl::StrCat("max_buffer_size=", options.max_buffer_size,
+                                  " read_chunk_size=", options.read_chunk_size,
+                                  " data=", data.size(), " bytes;");
+  ScriptedStream stream(data, std::move(chunks), options);
   std::string delivered;
-  trace = absl::StrCat("max_buffer_size=", options.max_buffer_size, " read_chunk_size=",
-                       options.read_chunk_size, " data=", data.size(), " bytes;");
-  {
-    ScriptedStream stream(data, std::move(chunks), options);
-    for (const Op& op : ops) {
-      absl::StrAppend(&trace, " op", op.kind, "(n=", op.n, " partial=", op.partial,
-                      " delimiter=\"", absl::CHexEscape(op.delimiter), "\" max=", op.max_bytes,
-                      ")");
-      std::string into(op.n, '\0');
-      gust::FutureResult<std::string> got = std::string();
-      switch (op.kind) {
-        case 0:
-          got = loop->RunSync([&] { return stream.ReadBytes(op.n, op.partial); }, absl::Seconds(5));
-          break;
-        case 1:
-          got = loop->RunSync([&] { return stream.ReadUntil(op.delimiter, op.max_bytes); },
-                              absl::Seconds(5));
-          break;
-        case 2:
-          got = loop->RunSync([&] { return stream.ReadUntilRegex(op.delimiter, op.max_bytes); },
-                              absl::Seconds(5));
-          break;
-        case 3: {
-          absl::StatusOr<size_t> n = loop->RunSync(
-              [&] { return stream.ReadInto(absl::MakeSpan(into), op.partial); }, absl::Seconds(5));
-          Check(!absl::IsDeadlineExceeded(n.status()), "a ReadInto never resolved");
-          if (n.ok()) got = into.substr(0, *n);
-          else got = n.status();
-          break;
-        }
-        default:
-          got = loop->RunSync([&] { return stream.ReadUntilClose(); }, absl::Seconds(5));
-          break;
-      }
-      if (!got.ok()) absl::StrAppend(&trace, " [", got.status().ToString(), "]");
-      Check(!absl::IsDeadlineExceeded(got.status()), "a read never resolved");
-      absl::StrAppend(&trace, got.ok() ? " ok" : " failed");
-      if (got.ok()) delivered += *got;
-      Check(absl::string_view(data).substr(0, delivered.size()) == delivered,
-            "delivered bytes are not a prefix of the data");
-    }
-    absl::StatusOr<std::string> rest =
-        loop->RunSync([&] { return stream.ReadUntilClose(); }, absl::Seconds(5));
-    Check(!absl::IsDeadlineExceeded(rest.status()), "the final ReadUntilClose never resolved");
-    if (rest.ok()) delivered += *rest;
-    Check(absl::string_view(data).substr(0, delivered.size()) == delivered,
-          "delivered bytes are not a prefix of the data");
-    if (rest.ok() && stream.error().ok()) {
-      Check(delivered == data, "a clean end of stream lost bytes");
-    }
+  if (gust_fuzz::RunReadOps(stream, ops, data, delivered)) {
+    gust_fuzz::Check(delivered == data, "a clean end of stream lost bytes");
   }
   return 0;
 }
