@@ -9,11 +9,22 @@ only the backend library and the final link differ. Each test also checks, throu
 GUST_EXPECTED_BACKEND, that the loop really runs on the backend its name says.
 """
 
+load("@rules_cc//cc:defs.bzl", "cc_library", "cc_test")
 load("//backends:pollers.bzl", "POLLERS", "POLLER_COMPATIBILITY")
 load("//tools:copts.bzl", "GUST_TEST_COPTS")
 
 def gust_conformance_test(name, srcs, deps = [], backends = POLLERS, size = "small", **kwargs):
-    native.cc_library(
+    """One cc_test per backend over the same sources, and a test_suite `name` over them.
+
+    Args:
+      name: the suite's name; each backend's test is `name` + "_" + backend.
+      srcs: the test sources, compiled once into `name` + "_lib".
+      deps: what the sources need beyond gust, gtest and the conformance helpers.
+      backends: the backends to test on (all by default).
+      size: the tests' size.
+      **kwargs: passed to every cc_test.
+    """
+    cc_library(
         name = name + "_lib",
         testonly = True,
         srcs = srcs,
@@ -28,7 +39,7 @@ def gust_conformance_test(name, srcs, deps = [], backends = POLLERS, size = "sma
     tests = []
     for backend in backends:
         test_name = name + "_" + backend
-        native.cc_test(
+        cc_test(
             name = test_name,
             size = size,
             env = {"GUST_EXPECTED_BACKEND": backend},

@@ -439,7 +439,7 @@ TEST_F(TcpTest, StartTlsHandshakesAreBoundedAndOwned) {
   std::unique_ptr<IOStream> plain = *IOStream::Create(AF_INET);
   ASSERT_TRUE(Await(plain->Connect((*silent)->address())).ok());
   absl::StatusOr<std::shared_ptr<SSLIOStream>> tls = Await(
-      plain->StartTls(false, TestClientContext(), "localhost", absl::Milliseconds(100)));
+      StartTls(*plain, false, TestClientContext(), "localhost", absl::Milliseconds(100)));
   EXPECT_EQ(ErrnoOf(tls.status()), ETIMEDOUT) << tls.status();
 
   const int before = CountOpenFds();
@@ -449,7 +449,7 @@ TEST_F(TcpTest, StartTlsHandshakesAreBoundedAndOwned) {
     std::unique_ptr<IOStream> stream = *IOStream::Create(AF_INET);
     other->RunSync([&] { return stream->Connect((*silent)->address()); }).IgnoreError();
     Future<std::shared_ptr<SSLIOStream>> pending =
-        stream->StartTls(false, TestClientContext(), "localhost");
+        StartTls(*stream, false, TestClientContext(), "localhost");
     other->RunSync([] {}, absl::Milliseconds(20)).IgnoreError();
     EXPECT_FALSE(pending.done());
   }

@@ -35,6 +35,8 @@
 #ifndef GUST_IOSTREAM_BASE_IO_STREAM_H_
 #define GUST_IOSTREAM_BASE_IO_STREAM_H_
 
+#include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
+
 #include <sys/uio.h>
 
 #include <cstddef>

@@ -15,6 +15,8 @@
 #ifndef GUST_IOSTREAM_ERRORS_H_
 #define GUST_IOSTREAM_ERRORS_H_
 
+#include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 

@@ -16,6 +16,8 @@
 #ifndef GUST_IOSTREAM_FUTURE_H_
 #define GUST_IOSTREAM_FUTURE_H_
 
+#include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
+
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
@@ -391,6 +393,8 @@ class Promise {
   future_internal::StateRef<T> state_;
 };
 
+namespace internal {
+
 // Resolves the promise in `slot`, if it holds one, and empties the slot: for a class that keeps
 // an optional pending operation (a connect, a handshake) and settles it from more than one place.
 template <typename T>
@@ -400,6 +404,8 @@ void SettleAndClear(std::optional<Promise<T>>& slot, FutureResult<T> result) {
   slot.reset();
   promise.SetResult(std::move(result));
 }
+
+}  // namespace internal
 
 // A future that is already resolved.
 template <typename T>

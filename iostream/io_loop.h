@@ -17,6 +17,8 @@
 #ifndef GUST_IOSTREAM_IO_LOOP_H_
 #define GUST_IOSTREAM_IO_LOOP_H_
 
+#include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
+
 #include <atomic>
 #include <cstdint>
 #include <memory>

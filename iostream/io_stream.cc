@@ -11,8 +11,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "iostream/errors.h"
-#include "iostream/ssl_io_stream.h"
-#include "iostream/task.h"
 
 namespace gust {
 
@@ -96,7 +94,7 @@ void IOStream::OnConnected() {
 
 void IOStream::ResolveConnect() {
   CancelConnectTimer();
-  SettleAndClear(connect_promise_, this);
+  internal::SettleAndClear(connect_promise_, this);
 }
 
 void IOStream::ArmConnectTimer(absl::Duration timeout, std::string what) {
@@ -117,51 +115,19 @@ void IOStream::CancelConnectTimer() {
 
 void IOStream::FailPendingOperations(const absl::Status& closed_error) {
   CancelConnectTimer();
-  SettleAndClear(connect_promise_, closed_error);
+  internal::SettleAndClear(connect_promise_, closed_error);
 }
 
-Future<std::shared_ptr<SSLIOStream>> IOStream::StartTls(bool server_side,
-                                                        const TlsOptions& options,
-                                                        std::string server_hostname,
-                                                        absl::Duration handshake_timeout) {
-  absl::StatusOr<std::shared_ptr<const TlsContext>> context =
-      TlsContext::Create(server_side, options);
-  if (!context.ok()) return MakeReadyFuture<std::shared_ptr<SSLIOStream>>(context.status());
-  return StartTls(server_side, *std::move(context), std::move(server_hostname),
-                  handshake_timeout);
-}
-
-namespace {
-
-// Holds the new stream in its frame (which its loop owns) until the handshake ends: the stream's
-// own handshake promise never holds the stream, so a peer that never answers leaks nothing.
-Task<std::shared_ptr<SSLIOStream>> FinishStartTls(std::shared_ptr<SSLIOStream> tls) {
-  absl::StatusOr<SSLIOStream*> done = co_await tls->WaitForHandshake();
-  if (!done.ok()) co_return done.status();
-  co_return std::move(tls);
-}
-
-}  // namespace
-
-Future<std::shared_ptr<SSLIOStream>> IOStream::StartTls(bool server_side,
-                                                        std::shared_ptr<const TlsContext> context,
-                                                        std::string server_hostname,
-                                                        absl::Duration handshake_timeout) {
+absl::StatusOr<IOStream::DetachedSocket> IOStream::DetachSocket() {
   if (!idle()) {
-    return MakeReadyFuture<std::shared_ptr<SSLIOStream>>(absl::FailedPreconditionError(
-        "IOStream is not idle; cannot convert to TLS (it is closed or connecting, a read or "
-        "write is pending, or data is buffered)"));
+    return absl::FailedPreconditionError(
+        "IOStream is not idle; cannot hand its socket over (it is closed or connecting, a read "
+        "or write is pending, or data is buffered)");
   }
-  CloseCallback close_callback = TakeCloseCallback();
-  const Options stream_options = options();
-  const int fd = fd_;
+  DetachedSocket detached{fd_, options(), TakeCloseCallback()};
   Detach();
   fd_ = -1;
-  auto tls = std::make_shared<SSLIOStream>(fd, std::move(context), server_side,
-                                           std::move(server_hostname), stream_options);
-  if (close_callback != nullptr) tls->SetCloseCallback(std::move(close_callback));
-  tls->SetHandshakeTimeout(handshake_timeout);
-  return FinishStartTls(std::move(tls));
+  return detached;
 }
 
 void IOStream::SetNodelay(bool value) {

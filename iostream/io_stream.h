@@ -10,6 +10,8 @@
 #ifndef GUST_IOSTREAM_IO_STREAM_H_
 #define GUST_IOSTREAM_IO_STREAM_H_
 
+#include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -20,11 +22,8 @@
 #include "iostream/base_io_stream.h"
 #include "iostream/future.h"
 #include "iostream/socket_address.h"
-#include "iostream/tls_context.h"
 
 namespace gust {
-
-class SSLIOStream;
 
 class IOStream : public BaseIOStream {
  public:
@@ -50,23 +49,17 @@ class IOStream : public BaseIOStream {
   Future<IOStream*> Connect(absl::string_view host, uint16_t port,
                             absl::Duration timeout = absl::InfiniteDuration());
 
-  // Tornado: start_tls(server_side, ssl_options, server_hostname). Hands this stream's socket to
-  // a new SSLIOStream, which it resolves with once the handshake is done. The stream must be
-  // idle: connected, nothing pending, nothing buffered either way (else FailedPreconditionError
-  // and the stream stays as it is); bad options fail the same way and change nothing. Once it
-  // succeeds this stream is closed (without closing the socket) and must not be used; the new
-  // one has its close callback and its Options, max_write_buffer_size included (Tornado drops
-  // that one). A handshake failure fails the future with StreamClosedError whose real error is
-  // BoringSSL's reason. `server_hostname` is sent as SNI and checked against the certificate.
-  // With a finite `handshake_timeout`, a handshake not done by then fails (ETIMEDOUT) and closes
-  // the new stream. Until the handshake ends, the new stream belongs to this thread's loop:
-  // destroying the loop destroys it.
-  Future<std::shared_ptr<SSLIOStream>> StartTls(
-      bool server_side, const TlsOptions& options = TlsOptions(), std::string server_hostname = "",
-      absl::Duration handshake_timeout = absl::InfiniteDuration());
-  Future<std::shared_ptr<SSLIOStream>> StartTls(
-      bool server_side, std::shared_ptr<const TlsContext> context, std::string server_hostname = "",
-      absl::Duration handshake_timeout = absl::InfiniteDuration());
+  // Hands the socket over to another stream, as StartTls (ssl_io_stream.h) does. The stream
+  // must be idle: connected, nothing pending, nothing buffered either way (else
+  // FailedPreconditionError, and nothing changes). Then this stream is closed without closing
+  // the socket and must not be used; the caller owns the fd, and gets this stream's Options and
+  // close callback to pass on.
+  struct DetachedSocket {
+    int fd;
+    Options options;
+    CloseCallback close_callback;
+  };
+  absl::StatusOr<DetachedSocket> DetachSocket();
 
   // Tornado: set_nodelay(). TCP_NODELAY on TCP sockets; ignored for Unix sockets and errors.
   void SetNodelay(bool value) override;

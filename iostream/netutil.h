@@ -3,6 +3,8 @@
 #ifndef GUST_IOSTREAM_NETUTIL_H_
 #define GUST_IOSTREAM_NETUTIL_H_
 
+#include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
+
 #include <sys/socket.h>
 
 #include <cstdint>

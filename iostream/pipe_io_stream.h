@@ -10,6 +10,8 @@
 #ifndef GUST_IOSTREAM_PIPE_IO_STREAM_H_
 #define GUST_IOSTREAM_PIPE_IO_STREAM_H_
 
+#include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
+
 #include <optional>
 
 #include "iostream/base_io_stream.h"

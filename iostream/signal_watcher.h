@@ -13,6 +13,8 @@
 #ifndef GUST_IOSTREAM_SIGNAL_WATCHER_H_
 #define GUST_IOSTREAM_SIGNAL_WATCHER_H_
 
+#include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
+
 #include <signal.h>
 
 #include <memory>

@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "iostream/errors.h"
 #include "iostream/internal/check.h"
+#include "iostream/task.h"
+#include "iostream/tls_errors.h"
 
 namespace gust {
 namespace {
@@ -119,7 +121,7 @@ absl::Status SSLIOStream::SetUpSsl() {
   ssl_.reset(SSL_new(context_->ssl_ctx()));
   BIO* bio = BIO_new(TransportBioMethod());
   if (ssl_ == nullptr || bio == nullptr) {
-    return absl::InternalError(absl::StrCat("SSL_new: ", tls_internal::TakeSslErrors()));
+    return absl::InternalError(absl::StrCat("SSL_new: ", internal::TakeSslErrors()));
   }
   BIO_set_data(bio, this);
   SSL_set_bio(ssl_.get(), bio, bio);  // the SSL owns the BIO
@@ -167,7 +169,7 @@ void SSLIOStream::DoHandshake() {
     handshake_done_ = true;
     FinishConnecting();
     ResolveConnect();
-    SettleAndClear(handshake_promise_, this);
+    internal::SettleAndClear(handshake_promise_, this);
     return;
   }
   const int error = SSL_get_error(ssl_.get(), result);
@@ -186,7 +188,7 @@ void SSLIOStream::DoHandshake() {
 }
 
 absl::Status SSLIOStream::HandshakeError(int ssl_error) {
-  const std::string errors = tls_internal::TakeSslErrors();
+  const std::string errors = internal::TakeSslErrors();
   if (ssl_error == SSL_ERROR_SSL) {
     // X509_V_ERR_INVALID_CALL: no certificate was verified (the handshake failed before that,
     // or this side verifies none): the TLS error itself is the diagnosis.
@@ -205,7 +207,7 @@ absl::Status SSLIOStream::HandshakeError(int ssl_error) {
 }
 
 absl::Status SSLIOStream::IoError(int ssl_error, absl::string_view operation) {
-  const std::string errors = tls_internal::TakeSslErrors();
+  const std::string errors = internal::TakeSslErrors();
   if (ssl_error == SSL_ERROR_SYSCALL) {
     if (errno != 0) return ErrnoError(errno, operation);
     return ErrnoError(ECONNRESET, absl::StrCat(operation, ": TLS connection truncated (the "
@@ -289,7 +291,7 @@ void SSLIOStream::CloseFd() {
 
 void SSLIOStream::FailPendingOperations(const absl::Status& closed_error) {
   IOStream::FailPendingOperations(closed_error);
-  SettleAndClear(handshake_promise_, closed_error);
+  internal::SettleAndClear(handshake_promise_, closed_error);
 }
 
 void SSLIOStream::SetHandshakeTimeout(absl::Duration timeout) {
@@ -343,6 +345,49 @@ std::string SSLIOStream::peer_certificate_subject() const {
   char text[512];
   X509_NAME_oneline(X509_get_subject_name(certificate.get()), text, sizeof(text));
   return text;
+}
+
+namespace {
+
+// Holds the new stream in its frame (which its loop owns) until the handshake ends: the stream's
+// own handshake promise never holds the stream, so a peer that never answers leaks nothing.
+Task<std::shared_ptr<SSLIOStream>> FinishStartTls(std::shared_ptr<SSLIOStream> tls) {
+  absl::StatusOr<SSLIOStream*> done = co_await tls->WaitForHandshake();
+  if (!done.ok()) co_return done.status();
+  co_return std::move(tls);
+}
+
+}  // namespace
+
+Future<std::shared_ptr<SSLIOStream>> StartTls(IOStream& stream, bool server_side,
+                                              const TlsOptions& options,
+                                              std::string server_hostname,
+                                              absl::Duration handshake_timeout) {
+  absl::StatusOr<std::shared_ptr<const TlsContext>> context =
+      TlsContext::Create(server_side, options);
+  if (!context.ok()) return MakeReadyFuture<std::shared_ptr<SSLIOStream>>(context.status());
+  return StartTls(stream, server_side, *std::move(context), std::move(server_hostname),
+                  handshake_timeout);
+}
+
+Future<std::shared_ptr<SSLIOStream>> StartTls(IOStream& stream, bool server_side,
+                                              std::shared_ptr<const TlsContext> context,
+                                              std::string server_hostname,
+                                              absl::Duration handshake_timeout) {
+  if (context == nullptr) {
+    return MakeReadyFuture<std::shared_ptr<SSLIOStream>>(
+        absl::InvalidArgumentError("StartTls: no TlsContext"));
+  }
+  absl::StatusOr<IOStream::DetachedSocket> socket = stream.DetachSocket();
+  if (!socket.ok()) {
+    return MakeReadyFuture<std::shared_ptr<SSLIOStream>>(absl::FailedPreconditionError(
+        absl::StrCat("StartTls: ", socket.status().message())));
+  }
+  auto tls = std::make_shared<SSLIOStream>(socket->fd, std::move(context), server_side,
+                                           std::move(server_hostname), socket->options);
+  if (socket->close_callback != nullptr) tls->SetCloseCallback(std::move(socket->close_callback));
+  tls->SetHandshakeTimeout(handshake_timeout);
+  return FinishStartTls(std::move(tls));
 }
 
 }  // namespace gust

@@ -21,6 +21,8 @@
 #ifndef GUST_IOSTREAM_SSL_IO_STREAM_H_
 #define GUST_IOSTREAM_SSL_IO_STREAM_H_
 
+#include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -113,6 +115,25 @@ class SSLIOStream : public IOStream {
   std::optional<Promise<SSLIOStream*>> handshake_promise_;
   std::string scratch_;  // gathers small queued writes into one TLS record
 };
+
+// Tornado: IOStream.start_tls(server_side, ssl_options, server_hostname). Hands `stream`'s
+// socket to a new SSLIOStream, which the future resolves with once the handshake is done. A free
+// function rather than a member, so that IOStream does not depend on the TLS library. `stream`
+// must be idle: connected, nothing pending, nothing buffered either way (else
+// FailedPreconditionError and the stream stays as it is); bad options fail the same way and
+// change nothing. Once it succeeds `stream` is closed (without closing the socket) and must not
+// be used; the new stream has its close callback and its Options, max_write_buffer_size included
+// (Tornado drops that one). A handshake failure fails the future with StreamClosedError whose
+// real error is BoringSSL's reason. `server_hostname` is sent as SNI and checked against the
+// certificate. With a finite `handshake_timeout`, a handshake not done by then fails (ETIMEDOUT)
+// and closes the new stream. Until the handshake ends, the new stream belongs to this thread's
+// loop: destroying the loop destroys it.
+Future<std::shared_ptr<SSLIOStream>> StartTls(
+    IOStream& stream, bool server_side, const TlsOptions& options = TlsOptions(),
+    std::string server_hostname = "", absl::Duration handshake_timeout = absl::InfiniteDuration());
+Future<std::shared_ptr<SSLIOStream>> StartTls(
+    IOStream& stream, bool server_side, std::shared_ptr<const TlsContext> context,
+    std::string server_hostname = "", absl::Duration handshake_timeout = absl::InfiniteDuration());
 
 }  // namespace gust
 

@@ -24,6 +24,8 @@
 #ifndef GUST_IOSTREAM_TASK_H_
 #define GUST_IOSTREAM_TASK_H_
 
+#include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
+
 #include <coroutine>
 #include <exception>
 #include <memory>

@@ -146,7 +146,7 @@ class Connector : public std::enable_shared_from_this<Connector> {
     const absl::Duration left = options_.timeout == absl::InfiniteDuration()
                                     ? absl::InfiniteDuration()
                                     : options_.timeout - (loop_.Time() - started_);
-    stream->StartTls(false, options_.tls, name, std::max(left, absl::ZeroDuration()))
+    StartTls(*stream, false, options_.tls, name, std::max(left, absl::ZeroDuration()))
         .AddDoneCallback([self = shared_from_this()](
                              const absl::StatusOr<std::shared_ptr<SSLIOStream>>& tls) {
           if (tls.ok()) {

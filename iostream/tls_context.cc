@@ -10,9 +10,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "iostream/tls_errors.h"
 
 namespace gust {
-namespace tls_internal {
+namespace internal {
 
 std::string TakeSslErrors() {
   std::vector<std::string> errors;
@@ -24,7 +25,7 @@ std::string TakeSslErrors() {
   return absl::StrJoin(errors, "; ");
 }
 
-}  // namespace tls_internal
+}  // namespace internal
 
 namespace {
 
@@ -36,7 +37,7 @@ absl::Status Readable(absl::string_view what, const std::string& path) {
 
 absl::Status SslFailure(absl::string_view what, const std::string& path) {
   return absl::InvalidArgumentError(
-      absl::StrCat("bad ", what, " '", path, "': ", tls_internal::TakeSslErrors()));
+      absl::StrCat("bad ", what, " '", path, "': ", internal::TakeSslErrors()));
 }
 
 }  // namespace
@@ -69,7 +70,7 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::Create(bool server
     if (!SSL_CTX_use_PrivateKey_file(ctx.get(), options.private_key_file.c_str(),
                                      SSL_FILETYPE_PEM) ||
         !SSL_CTX_check_private_key(ctx.get())) {
-      const std::string errors = tls_internal::TakeSslErrors();
+      const std::string errors = internal::TakeSslErrors();
       if (errors.find("KEY_VALUES_MISMATCH") != std::string::npos) {
         return absl::InvalidArgumentError(absl::StrCat(
             "private key file '", options.private_key_file,
@@ -121,7 +122,7 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::Create(bool server
   }
 
   auto context = std::make_shared<TlsContext>(
-      std::move(ctx), verify != TlsOptions::Verify::kNone && options.check_hostname,
+      Key(), std::move(ctx), verify != TlsOptions::Verify::kNone && options.check_hostname,
       server_side ? std::move(alpn_wire) : std::string());
   if (server_side && !context->alpn_wire_.empty()) {
     SSL_CTX_set_alpn_select_cb(context->ssl_ctx(), &TlsContext::SelectAlpn,
@@ -132,7 +133,7 @@ absl::StatusOr<std::shared_ptr<const TlsContext>> TlsContext::Create(bool server
 
 std::shared_ptr<const TlsContext> TlsContext::FromSslCtx(SSL_CTX* ssl_ctx, bool check_hostname) {
   SSL_CTX_up_ref(ssl_ctx);
-  return std::make_shared<TlsContext>(bssl::UniquePtr<SSL_CTX>(ssl_ctx), check_hostname,
+  return std::make_shared<TlsContext>(Key(), bssl::UniquePtr<SSL_CTX>(ssl_ctx), check_hostname,
                                       std::string());
 }
 

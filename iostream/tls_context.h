@@ -10,6 +10,8 @@
 #ifndef GUST_IOSTREAM_TLS_CONTEXT_H_
 #define GUST_IOSTREAM_TLS_CONTEXT_H_
 
+#include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -63,8 +65,13 @@ class TlsContext {
   SSL_CTX* ssl_ctx() const { return ssl_ctx_.get(); }
   bool check_hostname() const { return check_hostname_; }
 
-  // For std::make_shared; use Create or FromSslCtx.
-  TlsContext(bssl::UniquePtr<SSL_CTX> ssl_ctx, bool check_hostname, std::string alpn_wire)
+  // Only Create and FromSslCtx can make the key this constructor takes (std::make_shared
+  // needs a public constructor).
+  class Key {
+    friend class TlsContext;
+    Key() = default;
+  };
+  TlsContext(Key, bssl::UniquePtr<SSL_CTX> ssl_ctx, bool check_hostname, std::string alpn_wire)
       : ssl_ctx_(std::move(ssl_ctx)),
         check_hostname_(check_hostname),
         alpn_wire_(std::move(alpn_wire)) {}
@@ -78,12 +85,6 @@ class TlsContext {
   std::string alpn_wire_;  // the server's ALPN preferences, in wire format
 };
 
-namespace tls_internal {
-
-// Drains BoringSSL's error queue into one line ("error:... ; error:..."), or "" if empty.
-std::string TakeSslErrors();
-
-}  // namespace tls_internal
 }  // namespace gust
 
 #endif  // GUST_IOSTREAM_TLS_CONTEXT_H_

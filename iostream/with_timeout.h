@@ -12,6 +12,8 @@
 #ifndef GUST_IOSTREAM_WITH_TIMEOUT_H_
 #define GUST_IOSTREAM_WITH_TIMEOUT_H_
 
+#include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
+
 #include <memory>
 #include <utility>
 

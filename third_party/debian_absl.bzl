@@ -64,7 +64,12 @@ def _debian_absl_impl(ctx):
     if not components:
         fail("no absl_*.pc found by pkg-config: install Debian's libabsl-dev")
 
-    rules = ['package(default_visibility = ["//visibility:public"])', ""]
+    rules = [
+        'load("@rules_cc//cc:defs.bzl", "cc_library")',
+        "",
+        'package(default_visibility = ["//visibility:public"])',
+        "",
+    ]
     for component in components:
         path = ctx.execute(["pkg-config", "--path", component]).stdout.strip()
         text = ctx.read(path)

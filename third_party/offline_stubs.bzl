@@ -1,7 +1,8 @@
 """Local stand-ins for the repositories Bazel 4.2.3 fetches from the network on first use.
 
 `@bazel_tools` loads `@rules_cc`, `@rules_java` and `@remote_coverage_tools` even when nothing of
-Java or coverage is built. Debian ships no copy that 4.2.3 accepts, so these repositories forward
+Java or coverage is built, and gust's BUILD files load `@rules_cc` and `@rules_shell` (so that they
+work on Bazel 8 and later, where the native rules are gone). Debian ships no copy that 4.2.3 accepts, so these repositories forward
 each rule to its native twin (and provide empty coverage tools). A monorepo that defines the real
 repositories keeps them: gust_deps() only adds what is missing.
 """
@@ -39,6 +40,11 @@ _RULES_JAVA_DEFS = _forwarders([
     "java_toolchain",
 ])
 
+_RULES_SHELL_FILES = {
+    "shell/sh_%s.bzl" % kind: "def sh_{0}(**kwargs):\n    native.sh_{0}(**kwargs)\n".format(kind)
+    for kind in ["binary", "library", "test"]
+}
+
 def _stub_repository_impl(ctx):
     ctx.file("WORKSPACE", "workspace(name = %r)\n" % ctx.name)
     for path, content in ctx.attr.files.items():
@@ -62,6 +68,11 @@ def offline_rules_java(name = "rules_java"):
         "java/BUILD": "",
         "java/defs.bzl": _RULES_JAVA_DEFS,
     })
+
+def offline_rules_shell(name = "rules_shell"):
+    files = {"BUILD": "", "shell/BUILD": ""}
+    files.update(_RULES_SHELL_FILES)
+    _stub_repository(name = name, files = files)
 
 def offline_remote_coverage_tools(name = "remote_coverage_tools"):
     _stub_repository(name = name, files = {

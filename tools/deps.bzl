@@ -7,18 +7,20 @@ them).
 """
 
 load("@bazel_tools//tools/build_defs/repo:utils.bzl", "maybe")
+load("//third_party:debian_absl.bzl", "debian_absl_repository")
 load(
     "//third_party:offline_stubs.bzl",
     "offline_remote_coverage_tools",
     "offline_rules_cc",
     "offline_rules_java",
+    "offline_rules_shell",
 )
-load("//third_party:debian_absl.bzl", "debian_absl_repository")
 
 def gust_deps():
     """Defines the repositories gust depends on that the caller has not defined."""
     maybe(offline_rules_cc, name = "rules_cc")
     maybe(offline_rules_java, name = "rules_java")
+    maybe(offline_rules_shell, name = "rules_shell")
     maybe(offline_remote_coverage_tools, name = "remote_coverage_tools")
     maybe(
         native.local_repository,

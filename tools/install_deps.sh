@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages gust builds and tests with, if any is missing.
+# Installs the Debian packages gust builds and tests with, if any is missing, and any package
+# named as an argument (tools/lint.sh asks for npm when there is none).
 # Safe to run again: it does nothing when everything is there. Needs root (or sudo) only when
 # something has to be installed.
 set -euo pipefail
@@ -21,6 +22,7 @@ PACKAGES=(
   python3-tornado      # the reference implementation, as an interop peer
   clang                # tools/fuzz.sh: libFuzzer targets
   libclang-rt-14-dev   # libFuzzer's runtime
+  "$@"
 )
 
 missing=()
