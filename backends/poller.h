@@ -4,7 +4,7 @@
 // callbacks, no streams, no timers. The IOLoop owns exactly one poller; each event carries the
 // token its fd was registered with (epoll's data field), so the loop finds the handler without
 // a lookup. Which
-// implementation a binary gets is decided at build time by `--//backends:poller=...`; the
+// implementation a binary gets is decided at build time by `--@gust//backends:poller=...`; the
 // selected backend library defines `NewPoller()`, and linking two of them fails with a
 // duplicate-symbol error, so a binary cannot silently carry two backends.
 //

@@ -35,7 +35,7 @@ class SelectPoller final : public Poller {
     if (fd < 0 || fd >= FD_SETSIZE) {
       return absl::InvalidArgumentError(absl::StrCat(
           "select: fd ", fd, " is outside [0, FD_SETSIZE=", FD_SETSIZE,
-          "); use the epoll or poll backend (--//backends:poller) for this many fds"));
+          "); use the epoll or poll backend (--@gust//backends:poller) for this many fds"));
     }
     if (registered_[fd]) {
       return absl::AlreadyExistsError(absl::StrCat("select: fd ", fd, " is already registered"));

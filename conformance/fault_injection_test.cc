@@ -19,11 +19,13 @@
 #include <openssl/ssl.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "conformance/stream_fixture.h"
 #include "conformance/testing.h"
 #include "gtest/gtest.h"
 #include "iostream/base_io_stream.h"
 #include "iostream/errors.h"
+#include "iostream/log.h"
 #include "iostream/ssl_io_stream.h"
 #include "iostream/task.h"
 
@@ -464,6 +466,62 @@ TEST_F(CrossWaitTest, AReadWaitingToSendIsRetriedWhenTheFdTurnsWritable) {
   absl::StatusOr<std::string> ack = Await(writer.ReadBytes(1));
   ASSERT_TRUE(ack.ok()) << ack.status();
   EXPECT_EQ(*ack, "!");
+}
+
+}  // namespace
+}  // namespace gust
+
+namespace gust {
+namespace {
+
+class LogSinkTest : public FaultFixture {
+ protected:
+  void TearDown() override {
+    SetLogSink(nullptr);
+    SetMinLogSeverity(LogSeverity::kInfo);
+    FaultFixture::TearDown();
+  }
+
+  // An error the loop finds on a stream with a pending read, which gust logs (B069).
+  void ProvokeReadError() {
+    MakePair(Layer::kPlain, Faults{}, Faults{});
+    Future<std::string> read = reader_->ReadBytes(10);
+    reader_transport_->faults().fail_read_errno = EIO;
+    writer_->Write("data");
+    EXPECT_FALSE(Await(read).ok());
+  }
+};
+
+// The sink gets gust's lines instead of stderr; lines under the minimum severity go nowhere.
+TEST_F(LogSinkTest, LinesGoToTheSinkAndBelowTheMinimumNowhere) {
+  std::vector<std::pair<LogSeverity, std::string>> lines;
+  absl::Mutex mutex;
+  SetLogSink([&](LogSeverity severity, absl::string_view message) {
+    absl::MutexLock lock(&mutex);
+    lines.emplace_back(severity, std::string(message));
+  });
+  ::testing::internal::CaptureStderr();
+  ProvokeReadError();
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  {
+    absl::MutexLock lock(&mutex);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0].first, LogSeverity::kWarning);
+    EXPECT_NE(lines[0].second.find("error on read"), std::string::npos) << lines[0].second;
+    EXPECT_EQ(LogSeverityName(lines[0].first), "WARNING");
+  }
+  SetMinLogSeverity(LogSeverity::kError);
+  ProvokeReadError();
+  {
+    absl::MutexLock lock(&mutex);
+    EXPECT_EQ(lines.size(), 1u);
+  }
+  SetLogSink(nullptr);
+  SetMinLogSeverity(LogSeverity::kInfo);
+  ::testing::internal::CaptureStderr();
+  ProvokeReadError();
+  EXPECT_NE(::testing::internal::GetCapturedStderr().find("gust WARNING: error on read"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "examples/example_main.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -15,6 +16,12 @@ namespace gust {
 namespace examples {
 
 void ParseFlags(int argc, char** argv) { absl::ParseCommandLine(argc, argv); }
+
+std::string UserPath(const std::string& path) {
+  const char* directory = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (path.empty() || path[0] == '/' || directory == nullptr) return path;
+  return std::string(directory) + "/" + path;
+}
 
 int RunParsedServer(TCPServer::HandleStream handler, TCPServer::Options options) {
   IOLoop& loop = IOLoop::Current();

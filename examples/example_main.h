@@ -4,6 +4,8 @@
 #ifndef GUST_EXAMPLES_EXAMPLE_MAIN_H_
 #define GUST_EXAMPLES_EXAMPLE_MAIN_H_
 
+#include <string>
+
 #include "absl/flags/declare.h"
 #include "iostream/tcp_server.h"
 
@@ -17,6 +19,10 @@ namespace examples {
 // loop. Returns the process exit code.
 int RunServer(int argc, char** argv, TCPServer::HandleStream handler,
               TCPServer::Options options = TCPServer::Options());
+
+// A path the user typed: under `bazel run` the program runs in its runfiles tree, so a relative
+// path is taken from the directory `bazel run` was called in (BUILD_WORKING_DIRECTORY).
+std::string UserPath(const std::string& path);
 
 // For examples with flags of their own: call ParseFlags first, then RunParsedServer.
 void ParseFlags(int argc, char** argv);

@@ -1,4 +1,4 @@
-// tls_echo_server: line_server over TLS.
+// tls_echo_server: line_server over TLS (README: "Running the examples" makes a certificate).
 //   bazel run //examples:tls_echo_server -- --port=8443 --cert=server.pem --key=server.key
 // then: openssl s_client -connect 127.0.0.1:8443 -quiet
 
@@ -36,8 +36,8 @@ gust::Task<void> EchoLines(std::unique_ptr<gust::IOStream> stream, gust::SocketA
 int main(int argc, char** argv) {
   gust::examples::ParseFlags(argc, argv);
   gust::TlsOptions options;
-  options.cert_chain_file = absl::GetFlag(FLAGS_cert);
-  options.private_key_file = absl::GetFlag(FLAGS_key);
+  options.cert_chain_file = gust::examples::UserPath(absl::GetFlag(FLAGS_cert));
+  options.private_key_file = gust::examples::UserPath(absl::GetFlag(FLAGS_key));
   absl::StatusOr<std::shared_ptr<const gust::TlsContext>> context =
       gust::TlsContext::Create(/*server_side=*/true, options);
   if (!context.ok()) {

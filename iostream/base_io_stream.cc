@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "iostream/internal/check.h"
+#include "iostream/log.h"
 #include "re2/re2.h"
 
 namespace gust {
@@ -319,8 +320,8 @@ void BaseIOStream::TryInlineRead() {
     if (pos.ok() && pos->has_value()) return FinishRead(**pos);
   }
   if (!pos.ok()) {
-    internal::LogLine("INFO", absl::StrCat("Unsatisfiable read, closing connection: ",
-                                           pos.status().message()));
+    internal::LogLine(LogSeverity::kInfo, absl::StrCat("Unsatisfiable read, closing connection: ",
+                                                       pos.status().message()));
     Close(pos.status());
     // On a stream that was closed already, Close() did nothing: fail the read here.
     if (reading()) FailRead(StreamClosedError(pos.status()));
@@ -390,7 +391,7 @@ bool BaseIOStream::ReadToBuffer() {
     const absl::Status error = result.status();
     if (!IsQuietError(error)) {
       if (handling_events_) {
-        internal::LogLine("WARNING", absl::StrCat("error on read: ", error.ToString()));
+        internal::LogLine(LogSeverity::kWarning, absl::StrCat("error on read: ", error.ToString()));
       }
       // A read until close would otherwise succeed on Close(): an unexpected error fails it.
       if (read_.kind == ReadKind::kUntilClose) FailRead(StreamClosedError(error));
@@ -415,8 +416,9 @@ bool BaseIOStream::ReadToBuffer() {
   }
   DeliverStreamingData();
   if (read_buffer_.size() > max_buffer_size_) {
-    internal::LogLine("ERROR", absl::StrCat("Reached maximum read buffer size (",
-                                            max_buffer_size_, " bytes) on fd ", fileno()));
+    internal::LogLine(LogSeverity::kError,
+                      absl::StrCat("Reached maximum read buffer size (", max_buffer_size_,
+                                   " bytes) on fd ", fileno()));
     const absl::Status full = StreamBufferFullError(
         absl::StrCat("Reached maximum read buffer size (", max_buffer_size_, " bytes)"));
     // Close() would resolve a ReadUntilClose with what fits: fail it instead (no silent
@@ -534,7 +536,7 @@ void BaseIOStream::HandleWrite() {
   absl::Status written = WriteBuffered();
   if (!written.ok()) {
     if (!IsQuietError(written)) {
-      internal::LogLine("WARNING",
+      internal::LogLine(LogSeverity::kWarning,
                         absl::StrCat("Write error on fd ", fileno(), ": ", written.ToString()));
     }
     Close(std::move(written));
@@ -642,8 +644,8 @@ void BaseIOStream::TryFinishAfterEvent() {
   DeliverStreamingData();
   absl::StatusOr<std::optional<size_t>> pos = FindReadPos();
   if (!pos.ok()) {
-    internal::LogLine("INFO", absl::StrCat("Unsatisfiable read, closing connection: ",
-                                           pos.status().message()));
+    internal::LogLine(LogSeverity::kInfo, absl::StrCat("Unsatisfiable read, closing connection: ",
+                                                       pos.status().message()));
     return Close(pos.status());
   }
   if (pos->has_value()) return FinishRead(**pos);
@@ -697,8 +699,8 @@ void BaseIOStream::SetInterest(uint32_t events) {
   // The loop cannot watch this fd (select past FD_SETSIZE, say): the stream cannot work. Said
   // out loud: otherwise a server on select drops every connection past fd 1023 in silence.
   if (!status.ok() && !closed_) {
-    internal::LogLine("WARNING", absl::StrCat("cannot watch fd ", fileno(), ", closing it: ",
-                                              status.message()));
+    internal::LogLine(LogSeverity::kWarning, absl::StrCat("cannot watch fd ", fileno(),
+                                                          ", closing it: ", status.message()));
     Close(status);
   }
 }

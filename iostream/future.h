@@ -34,6 +34,7 @@
 #include "iostream/internal/callback_queue.h"
 #include "iostream/internal/check.h"
 #include "iostream/internal/state_pool.h"
+#include "iostream/log.h"
 
 namespace gust {
 
@@ -80,8 +81,8 @@ class State {
 
   ~State() {
     if (log_if_unretrieved_ && result_.has_value() && !ResultStatus().ok() && !retrieved_) {
-      internal::LogLine("ERROR", absl::StrCat("a Task failed and nobody awaited it: ",
-                                              ResultStatus().ToString()));
+      internal::LogLine(LogSeverity::kError, absl::StrCat("a Task failed and nobody awaited it: ",
+                                                          ResultStatus().ToString()));
     }
   }
 

@@ -3,7 +3,7 @@
 //
 // Every thread has at most one current loop (IOLoop::Current() makes one on first use). The loop
 // waits on a Poller (epoll, poll or select, chosen when the binary is built with
-// --//backends:poller=...; backend_name() says which). Only AddCallback() and Stop() may be
+// --@gust//backends:poller=...; backend_name() says which). Only AddCallback() and Stop() may be
 // called from other threads; everything else belongs to the loop's thread.
 //
 // One iteration: wait for fds (not at all if callbacks are queued, no longer than the next

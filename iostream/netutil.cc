@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "iostream/errors.h"
 #include "iostream/internal/check.h"
+#include "iostream/log.h"
 
 namespace gust {
 namespace {
@@ -157,9 +158,9 @@ void AcceptHandler::OnReadable() {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of fds: the pending connection stays in the backlog, so a level-triggered poller
         // would report it again at once. Stop watching and look again later.
-        internal::LogLine("WARNING", absl::StrCat("accept on fd ", listen_fd_, ": ",
-                                                  strerror(errno), "; retrying in ",
-                                                  absl::FormatDuration(backoff_)));
+        internal::LogLine(LogSeverity::kWarning,
+                          absl::StrCat("accept on fd ", listen_fd_, ": ", strerror(errno),
+                                       "; retrying in ", absl::FormatDuration(backoff_)));
         loop_.RemoveHandler(listen_fd_).IgnoreError();
         watching_ = false;
         ++backoffs_;
@@ -173,8 +174,8 @@ void AcceptHandler::OnReadable() {
         return;
       }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        internal::LogLine("ERROR", absl::StrCat("accept on fd ", listen_fd_, ": ",
-                                                strerror(errno)));
+        internal::LogLine(LogSeverity::kError,
+                          absl::StrCat("accept on fd ", listen_fd_, ": ", strerror(errno)));
       }
       return;
     }

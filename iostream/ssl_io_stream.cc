@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "iostream/errors.h"
 #include "iostream/internal/check.h"
+#include "iostream/log.h"
 #include "iostream/task.h"
 #include "iostream/tls_errors.h"
 
@@ -158,8 +159,9 @@ void SSLIOStream::DoHandshake() {
   if (ssl_ == nullptr) {
     absl::Status set_up = SetUpSsl();
     if (!set_up.ok()) {
-      internal::LogLine("ERROR", absl::StrCat("Uncaught exception, closing connection: ",
-                                              set_up.ToString()));
+      internal::LogLine(
+          LogSeverity::kError,
+          absl::StrCat("cannot set up TLS, closing the connection: ", set_up.ToString()));
       return Close(std::move(set_up));
     }
   }
@@ -181,7 +183,7 @@ void SSLIOStream::DoHandshake() {
   absl::Status status = HandshakeError(error);
   // A peer that hangs up mid-handshake (port scanners, health checks) is not worth a log line.
   if (error == SSL_ERROR_SSL) {
-    internal::LogLine("WARNING",
+    internal::LogLine(LogSeverity::kWarning,
                       absl::StrCat("SSL Error on fd ", fileno(), ": ", status.message()));
   }
   Close(std::move(status));

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "iostream/errors.h"
 #include "iostream/internal/check.h"
+#include "iostream/log.h"
 #include "iostream/ssl_io_stream.h"
 
 namespace gust {
@@ -97,7 +98,8 @@ absl::Status TCPServer::Start(int num_threads) {
       raw_loop->MakeCurrent();
       started.set_value(Accept(*raw_worker));
       absl::Status ran = raw_loop->Start();
-      if (!ran.ok()) internal::LogLine("ERROR", absl::StrCat("TCPServer thread: ", ran.ToString()));
+      if (!ran.ok())
+        internal::LogLine(LogSeverity::kError, absl::StrCat("TCPServer thread: ", ran.ToString()));
     });
     absl::Status accept_status = accepting.get();
     if (!accept_status.ok()) return accept_status;
@@ -137,8 +139,9 @@ void TCPServer::OnConnection(Worker& worker, int fd, SocketAddress peer) {
   task.future().AddDoneCallback([active = active_, peer](const absl::Status& status) {
     active->fetch_sub(1);
     if (!status.ok() && !IsStreamClosedError(status) && !absl::IsCancelled(status)) {
-      internal::LogLine("ERROR", absl::StrCat("TCPServer: the handler for ", peer.ToString(),
-                                              " failed: ", status.ToString()));
+      internal::LogLine(LogSeverity::kError,
+                        absl::StrCat("TCPServer: the handler for ", peer.ToString(),
+                                     " failed: ", status.ToString()));
     }
   });
 }

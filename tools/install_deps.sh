@@ -7,7 +7,7 @@ set -euo pipefail
 
 PACKAGES=(
   bazel-bootstrap      # Bazel 4.2.3
-  bazel-skylib         # string_flag for --//backends:poller
+  bazel-skylib         # string_flag for --@gust//backends:poller
   g++
   pkg-config           # third_party/debian_absl.bzl reads Abseil's .pc files
   libabsl-dev

@@ -9,13 +9,11 @@ namespace gust {
 namespace internal {
 
 void CheckFailed(const char* file, int line, const char* condition, absl::string_view message) {
-  LogLine("FATAL", absl::StrCat(file, ":", line, ": check failed: ", condition, ": ", message));
+  // Straight to stderr, not to the log sink: the process is about to abort.
+  const std::string text = absl::StrCat("gust FATAL: ", file, ":", line,
+                                        ": check failed: ", condition, ": ", message, "\n");
+  std::fwrite(text.data(), 1, text.size(), stderr);
   std::abort();
-}
-
-void LogLine(absl::string_view severity, absl::string_view message) {
-  const std::string line = absl::StrCat("gust ", severity, ": ", message, "\n");
-  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 }  // namespace internal

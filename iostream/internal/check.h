@@ -16,9 +16,6 @@ namespace internal {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* condition,
                               absl::string_view message);
 
-// Writes one line to stderr, prefixed with the severity ("ERROR", "WARNING", ...).
-void LogLine(absl::string_view severity, absl::string_view message);
-
 }  // namespace internal
 }  // namespace gust
 
