@@ -112,6 +112,32 @@ TEST_P(IOStreamTest, EmptyWriteWhileConnectingResolvesOnceConnected) {
   EXPECT_TRUE(Await(written, absl::Seconds(5)).ok());
 }
 
+// Tornado 4's connect(address, callback), and the two ends' addresses once connected.
+TEST_P(IOStreamTest, ConnectCallbackAndAddresses) {
+  absl::StatusOr<std::unique_ptr<Listener>> listener = Listener::Open(GetParam());
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  std::unique_ptr<IOStream> client = *IOStream::Create((*listener)->family());
+  EXPECT_FALSE(client->peer_address().ok());  // not connected yet
+  absl::StatusOr<IOStream*> connected = absl::UnknownError("not called");
+  client->Connect((*listener)->address(),
+                  [&](absl::StatusOr<IOStream*> result) { connected = result; });
+  IOStream server(*(*listener)->Accept());
+  RunUntil([&] { return !absl::IsUnknown(connected.status()); });
+  ASSERT_TRUE(connected.ok()) << connected.status();
+  EXPECT_EQ(*connected, client.get());
+  absl::StatusOr<SocketAddress> peer = client->peer_address();
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  EXPECT_EQ(peer->ToString(), (*listener)->address().ToString());
+  absl::StatusOr<SocketAddress> local = server.local_address();
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_EQ(local->ToString(), (*listener)->address().ToString());
+  if (GetParam() != StreamKind::kUnix) {  // an unbound Unix client has no name
+    EXPECT_EQ(server.peer_address()->ToString(), client->local_address()->ToString());
+  }
+  client->Close();
+  EXPECT_TRUE(absl::IsFailedPrecondition(client->peer_address().status()));
+}
+
 // B067: an unexpected error inside ReadUntilClose fails it (a reset would not; see B016).
 // B068: an error found inside the read call is reported through the future, not logged.
 TEST_P(IOStreamTest, B067_B068_InlineReadErrors) {

@@ -792,6 +792,69 @@ TEST_P(ReadWriteTest, B096_B097_B098_ReadUntilCloseStreaming) {
   EXPECT_EQ(streamed, "efgh5678");
 }
 
+// Tornado 4's callback forms of the streaming reads: the final callback runs once, with "",
+// after the last chunk went to the streaming callback.
+TEST_P(ReadWriteTest, StreamingReadsWithAFinalCallback) {
+  StreamPair s = MakePair();
+  std::string streamed;
+  std::vector<std::string> finals;
+  s.reader->ReadBytesStreaming(
+      4, [&](std::string chunk) { streamed += chunk; },
+      [&](absl::StatusOr<std::string> final) {
+        finals.push_back(final.ok() ? *final : final.status().ToString());
+      });
+  s.writer->Write("abcdef");
+  RunUntil([&] { return finals.size() == 1; });
+  EXPECT_EQ(streamed, "abcd");
+  EXPECT_EQ(finals[0], "");
+  s.reader->ReadUntilCloseStreaming(
+      [&](std::string chunk) { streamed += chunk; },
+      [&](absl::StatusOr<std::string> final) {
+        EXPECT_EQ(streamed, "abcdefgh");  // every chunk first
+        finals.push_back(final.ok() ? *final : final.status().ToString());
+      });
+  s.writer->Write("gh");
+  RunUntil([&] { return streamed == "abcdefgh"; });
+  s.writer->Close();
+  RunUntil([&] { return finals.size() == 2; });
+  EXPECT_EQ(finals[1], "");
+}
+
+// Tornado's iostream.Error, the base of the stream errors: IsGustError is true for each kind
+// gust reports and for nothing else.
+TEST_P(ReadWriteTest, IsGustErrorCoversTheThreeKinds) {
+  StreamPair s = MakePair();
+  EXPECT_TRUE(IsGustError(StreamClosedError()));
+  EXPECT_TRUE(IsGustError(StreamBufferFullError("full")));
+  EXPECT_TRUE(IsGustError(UnsatisfiableReadError("too long")));
+  EXPECT_FALSE(IsGustError(absl::OkStatus()));
+  EXPECT_FALSE(IsGustError(absl::InvalidArgumentError("bad")));
+  EXPECT_FALSE(IsGustError(ErrnoError(ECONNRESET, "read")));
+  absl::StatusOr<std::string> invalid = Await(s.reader->ReadUntil(""));
+  EXPECT_FALSE(IsGustError(invalid.status())) << invalid.status();
+  s.writer->Close();
+  absl::StatusOr<std::string> closed = Await(s.reader->ReadBytes(1));
+  EXPECT_TRUE(IsGustError(closed.status())) << closed.status();
+}
+
+// buffer_heap_bytes counts both buffers: nothing before any traffic, the queued write while
+// it waits, the read buffer while it holds unread data; once both are empty, the read buffer
+// is gone and only the write queues' own small storage stays (kept, so that the next write
+// does not allocate it again).
+TEST_P(ReadWriteTest, BufferHeapBytesCountsBothBuffers) {
+  StreamPair s = MakePair();
+  EXPECT_EQ(s.writer->buffer_heap_bytes(), 0u);
+  EXPECT_EQ(s.reader->buffer_heap_bytes(), 0u);
+  Future<void> written = s.writer->Write(std::string(100000, 'x'));
+  EXPECT_GE(s.writer->buffer_heap_bytes(), 100000u);
+  ASSERT_TRUE(Await(s.reader->ReadBytes(10)).ok());
+  EXPECT_GT(s.reader->buffer_heap_bytes(), 0u);  // the rest of the chunk it read
+  ASSERT_TRUE(Await(s.reader->ReadBytes(100000 - 10)).ok());
+  ASSERT_TRUE(Await(written).ok());
+  EXPECT_EQ(s.reader->buffer_heap_bytes(), 0u);
+  EXPECT_LT(s.writer->buffer_heap_bytes(), 256u);
+}
+
 // B100: Tornado 4 never called the read callback of an unsatisfiable read found inline; gust
 // calls it with the failure (every callback hears how its operation ended), before the close
 // callback, as for any read pending at a close (B051).

@@ -72,6 +72,17 @@ class SslTest : public testing::LoopTest {
   std::unique_ptr<Listener> listener_;
 };
 
+// Tornado 4's wait_for_handshake(callback).
+TEST_F(SslTest, WaitForHandshakeCallback) {
+  Connection c = Connect(TestClientContext(), TestServerContext());
+  absl::StatusOr<SSLIOStream*> done = absl::UnknownError("not called");
+  c.server->WaitForHandshake([&](absl::StatusOr<SSLIOStream*> result) { done = result; });
+  RunUntil([&] { return !absl::IsUnknown(done.status()); });
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(*done, c.server.get());
+  EXPECT_TRUE(Await(c.connected).ok());
+}
+
 // An empty write made during the handshake resolves once it is done.
 TEST_F(SslTest, EmptyWriteDuringTheHandshakeResolvesAfterIt) {
   Connection c = Connect(TestClientContext(), TestServerContext());

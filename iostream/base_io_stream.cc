@@ -76,11 +76,17 @@ Future<std::string> BaseIOStream::ReadBytesImpl(size_t num_bytes, bool partial,
 
 Future<std::string> BaseIOStream::ReadBytesStreaming(size_t num_bytes,
                                                      StreamingCallback streaming_callback) {
+  return ReadBytesStreaming(num_bytes, std::move(streaming_callback), nullptr);
+}
+
+Future<std::string> BaseIOStream::ReadBytesStreaming(size_t num_bytes,
+                                                     StreamingCallback streaming_callback,
+                                                     ReadCallback callback) {
   PendingRead read;
   read.kind = ReadKind::kBytes;
   read.num_bytes = num_bytes;
   read.streaming = std::make_shared<StreamingCallback>(std::move(streaming_callback));
-  return BeginRead(std::move(read), nullptr);
+  return BeginRead(std::move(read), std::move(callback));
 }
 
 Future<std::string> BaseIOStream::ReadUntil(absl::string_view delimiter, size_t max_bytes) {
@@ -164,10 +170,15 @@ void BaseIOStream::ReadUntilClose(ReadCallback callback) {
 }
 
 Future<std::string> BaseIOStream::ReadUntilCloseStreaming(StreamingCallback streaming_callback) {
+  return ReadUntilCloseStreaming(std::move(streaming_callback), nullptr);
+}
+
+Future<std::string> BaseIOStream::ReadUntilCloseStreaming(StreamingCallback streaming_callback,
+                                                          ReadCallback callback) {
   PendingRead read;
   read.kind = ReadKind::kUntilClose;
   read.streaming = std::make_shared<StreamingCallback>(std::move(streaming_callback));
-  return BeginRead(std::move(read), nullptr);
+  return BeginRead(std::move(read), std::move(callback));
 }
 
 Future<size_t> BaseIOStream::ReadInto(absl::Span<char> buffer, bool partial) {
@@ -567,6 +578,11 @@ absl::Status BaseIOStream::WriteBuffered() {
   }
   UpdateBackpressure();
   return status;
+}
+
+size_t BaseIOStream::buffer_heap_bytes() const {
+  return read_buffer_.capacity() + write_buffer_.heap_bytes() +
+         write_promises_.capacity_bytes();
 }
 
 size_t BaseIOStream::WriteBacklog() const {

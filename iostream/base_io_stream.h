@@ -113,9 +113,12 @@ class BaseIOStream {
   // read with StreamClosedError; a non-partial read never resolves short.
   Future<std::string> ReadBytes(size_t num_bytes, bool partial = false);
   void ReadBytes(size_t num_bytes, bool partial, ReadCallback callback);
-  // Tornado 4: read_bytes(num_bytes, streaming_callback=...). Delivers the next `num_bytes`
-  // bytes to `streaming_callback` as they arrive; the future then resolves with "".
+  // Tornado 4: read_bytes(num_bytes, callback, streaming_callback). Delivers the next
+  // `num_bytes` bytes to `streaming_callback` as they arrive; the future (and `callback`, if
+  // given) then resolves with "".
   Future<std::string> ReadBytesStreaming(size_t num_bytes, StreamingCallback streaming_callback);
+  Future<std::string> ReadBytesStreaming(size_t num_bytes, StreamingCallback streaming_callback,
+                                         ReadCallback callback);
 
   // Tornado: read_until(delimiter, max_bytes). Resolves with everything up to and including the
   // first occurrence of `delimiter`. If the delimiter is not found within `max_bytes` bytes
@@ -149,8 +152,11 @@ class BaseIOStream {
   // resolve truncated. For flow control, loop on ReadBytes(n, /*partial=*/true) instead.
   Future<std::string> ReadUntilClose();
   void ReadUntilClose(ReadCallback callback);
-  // Tornado 4: read_until_close(streaming_callback=...). The future then resolves with "".
+  // Tornado 4: read_until_close(callback, streaming_callback). The future (and `callback`, if
+  // given) then resolves with "".
   Future<std::string> ReadUntilCloseStreaming(StreamingCallback streaming_callback);
+  Future<std::string> ReadUntilCloseStreaming(StreamingCallback streaming_callback,
+                                              ReadCallback callback);
 
   // Tornado: read_into(buf, partial). Fills `buffer` (which must stay valid until the future
   // resolves) and resolves with the number of bytes written to it: buffer.size(), or with
@@ -207,6 +213,9 @@ class BaseIOStream {
   bool writing() const { return !write_buffer_.empty(); }
   // Bytes queued by Write() and not yet accepted by the fd.
   size_t write_buffer_size() const { return write_buffer_.size(); }
+  // Heap bytes the stream's two buffers hold now, capacity included (what an idle connection
+  // costs beyond the stream object itself). Not in Tornado.
+  size_t buffer_heap_bytes() const;
   // Why the stream closed: OK for a clean end of stream or a plain Close(); the system error for
   // a reset or failed read or write; UnsatisfiableReadError or StreamBufferFullError for a
   // broken limit; the TLS error for a failed handshake.
@@ -220,9 +229,6 @@ class BaseIOStream {
 
   // The loop the stream runs on (IOLoop::Current() when it was made).
   IOLoop& io_loop() const { return loop_; }
-
-  // Bytes of heap the stream's buffers hold right now (for measuring idle cost).
-  size_t buffer_heap_bytes() const { return read_buffer_.capacity(); }
 
  protected:
   explicit BaseIOStream(const Options& options);

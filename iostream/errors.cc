@@ -99,6 +99,11 @@ absl::Status UnsatisfiableReadError(absl::string_view message) {
   return WithKind(absl::OutOfRangeError(message), kUnsatisfiable);
 }
 
+bool IsGustError(const absl::Status& status) {
+  return IsStreamClosedError(status) || IsStreamBufferFullError(status) ||
+         IsUnsatisfiableReadError(status);
+}
+
 bool IsStreamClosedError(const absl::Status& status) { return HasKind(status, kClosed); }
 bool IsStreamBufferFullError(const absl::Status& status) { return HasKind(status, kBufferFull); }
 bool IsUnsatisfiableReadError(const absl::Status& status) {

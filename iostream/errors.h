@@ -35,6 +35,10 @@ absl::Status UnsatisfiableReadError(absl::string_view message);
 bool IsStreamClosedError(const absl::Status& status);
 bool IsStreamBufferFullError(const absl::Status& status);
 bool IsUnsatisfiableReadError(const absl::Status& status);
+// Tornado: isinstance(e, tornado.iostream.Error), the base class of the three above. True for
+// any of them; false for OK and for every other error (bad arguments, misuse, a system error
+// returned directly).
+bool IsGustError(const absl::Status& status);
 
 // Tornado: StreamClosedError.real_error. The cause a StreamClosedError carries, or OK if it
 // carries none (a clean close) or `status` is not a StreamClosedError.

@@ -118,6 +118,33 @@ void IOStream::FailPendingOperations(const absl::Status& closed_error) {
   internal::SettleAndClear(connect_promise_, closed_error);
 }
 
+void IOStream::Connect(const SocketAddress& address, ConnectCallback callback,
+                       absl::Duration timeout) {
+  Connect(address, timeout)
+      .AddDoneCallback([callback = std::move(callback)](
+                           const absl::StatusOr<IOStream*>& result) mutable { callback(result); });
+}
+
+absl::StatusOr<SocketAddress> IOStream::peer_address() const {
+  if (closed()) return absl::FailedPreconditionError("peer_address: the stream is closed");
+  sockaddr_storage address;
+  socklen_t size = sizeof(address);
+  if (getpeername(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+    return ErrnoError(errno, "getpeername");
+  }
+  return SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&address), size);
+}
+
+absl::StatusOr<SocketAddress> IOStream::local_address() const {
+  if (closed()) return absl::FailedPreconditionError("local_address: the stream is closed");
+  sockaddr_storage address;
+  socklen_t size = sizeof(address);
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+    return ErrnoError(errno, "getsockname");
+  }
+  return SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&address), size);
+}
+
 absl::StatusOr<IOStream::DetachedSocket> IOStream::DetachSocket() {
   if (!idle()) {
     return absl::FailedPreconditionError(

@@ -48,6 +48,17 @@ class IOStream : public BaseIOStream {
   // loop: prefer a numeric address); a failed resolution fails the future the same way.
   Future<IOStream*> Connect(absl::string_view host, uint16_t port,
                             absl::Duration timeout = absl::InfiniteDuration());
+  // Tornado 4: connect(address, callback). `callback` runs from the loop with the result.
+  using ConnectCallback = absl::AnyInvocable<void(absl::StatusOr<IOStream*>)>;
+  void Connect(const SocketAddress& address, ConnectCallback callback,
+               absl::Duration timeout = absl::InfiniteDuration());
+
+  // The addresses of the connection's two ends (getpeername, getsockname), or
+  // FailedPreconditionError once the stream is closed, or the system error (ENOTCONN before
+  // the connection is up). Not stream methods in Tornado, which users reach through
+  // stream.socket.getpeername().
+  absl::StatusOr<SocketAddress> peer_address() const;
+  absl::StatusOr<SocketAddress> local_address() const;
 
   // Hands the socket over to another stream, as StartTls (ssl_io_stream.h) does. The stream
   // must be idle: connected, nothing pending, nothing buffered either way (else

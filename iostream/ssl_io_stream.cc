@@ -312,6 +312,14 @@ Future<SSLIOStream*> SSLIOStream::WaitForHandshake() {
   return handshake_promise_.emplace().future();
 }
 
+void SSLIOStream::WaitForHandshake(
+    absl::AnyInvocable<void(absl::StatusOr<SSLIOStream*>)> callback) {
+  WaitForHandshake().AddDoneCallback(
+      [callback = std::move(callback)](const absl::StatusOr<SSLIOStream*>& result) mutable {
+        callback(result);
+      });
+}
+
 std::string SSLIOStream::alpn_protocol() const {
   if (ssl_ == nullptr) return "";
   const uint8_t* data = nullptr;

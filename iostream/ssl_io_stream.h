@@ -52,6 +52,8 @@ class SSLIOStream : public IOStream {
   // (at once if it has). Calling it again while the first call is pending is a
   // FailedPreconditionError ("Already waiting").
   Future<SSLIOStream*> WaitForHandshake();
+  // Tornado 4: wait_for_handshake(callback). `callback` runs from the loop with the result.
+  void WaitForHandshake(absl::AnyInvocable<void(absl::StatusOr<SSLIOStream*>)> callback);
 
   // Closes the stream (ETIMEDOUT: "TLS handshake timed out after ...") unless the handshake has
   // finished within `timeout` from now: a peer that says nothing, or half a ClientHello, holds

@@ -45,6 +45,9 @@ class Fifo {
     head_ = 0;
   }
 
+  // Bytes of the storage itself (not what the items point to).
+  size_t capacity_bytes() const { return items_.capacity() * sizeof(T); }
+
   // Iteration over the queued items, front first.
   auto begin() { return items_.begin() + head_; }
   auto end() { return items_.end(); }

@@ -93,5 +93,14 @@ void WriteBuffer::Clear() {
   last_coalesces_ = false;
 }
 
+size_t WriteBuffer::heap_bytes() const {
+  size_t bytes = chunks_.capacity_bytes();
+  for (const std::string& chunk : chunks_) {
+    // Short strings live inside the std::string object (its small-string buffer).
+    if (chunk.capacity() > std::string().capacity()) bytes += chunk.capacity() + 1;
+  }
+  return bytes;
+}
+
 }  // namespace internal
 }  // namespace gust

@@ -38,6 +38,9 @@ class WriteBuffer {
 
   void Clear();
 
+  // Heap bytes held: the chunks' capacities and the queue's storage.
+  size_t heap_bytes() const;
+
   // How many chunks it holds (for tests of the coalescing rule).
   size_t chunk_count() const { return chunks_.size(); }
 
