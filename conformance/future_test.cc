@@ -132,6 +132,32 @@ TEST_F(FutureTest, TaskAwaitsAPendingFutureAndResolvesItsOwn) {
   EXPECT_EQ(*result, 42);
 }
 
+// A result that cannot be copied (the streams TCPClient and StartTls give out) moves out of
+// the future: to the first awaiter or TakeResult(); a second take on a copy of the same future
+// is a FailedPreconditionError, never a copy or a moved-from pointer.
+TEST_F(FutureTest, MoveOnlyResultsAreTakenOnce) {
+  Promise<std::unique_ptr<int>> promise;
+  Future<std::unique_ptr<int>> future = promise.future();
+  Future<std::unique_ptr<int>> copy = future;
+  auto take = [](Future<std::unique_ptr<int>> f) -> Task<int> {
+    absl::StatusOr<std::unique_ptr<int>> value = co_await f;
+    if (!value.ok()) co_return value.status();
+    co_return **value;
+  };
+  Future<int> first = take(future).future();
+  promise.SetResult(std::make_unique<int>(7));
+  absl::StatusOr<int> taken = Await(first);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_EQ(*taken, 7);
+  absl::StatusOr<std::unique_ptr<int>> again = copy.TakeResult();
+  EXPECT_TRUE(absl::IsFailedPrecondition(again.status())) << again.status();
+
+  absl::StatusOr<std::unique_ptr<int>> ready =
+      Await(MakeReadyFuture<std::unique_ptr<int>>(std::make_unique<int>(8)));
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_EQ(**ready, 8);
+}
+
 TEST_F(FutureTest, TaskPassesErrorsThrough) {
   Task<int> task = AddOneLater(MakeReadyFuture<int>(absl::NotFoundError("missing")));
   ASSERT_TRUE(task.done());

@@ -269,7 +269,7 @@ TEST_F(SslTest, B073_B082_StartTls) {
   // Refused while data is buffered: the client has a line it has not read yet.
   server.Write("220 Go ahead\r\n");
   ASSERT_TRUE(Await((*client)->ReadBytes(3)).ok());
-  Future<std::shared_ptr<SSLIOStream>> refused = StartTls(**client, false, TlsOptions());
+  Future<std::unique_ptr<SSLIOStream>> refused = StartTls(**client, false, TlsOptions());
   ASSERT_TRUE(refused.done());
   EXPECT_EQ(refused.result().status().code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(Await((*client)->ReadUntil("\r\n")).ok());
@@ -281,12 +281,12 @@ TEST_F(SslTest, B073_B082_StartTls) {
   TlsOptions server_options;
   server_options.cert_chain_file = TestCert("server.pem");
   server_options.private_key_file = TestCert("server.key");
-  Future<std::shared_ptr<SSLIOStream>> client_tls =
+  Future<std::unique_ptr<SSLIOStream>> client_tls =
       StartTls(**client, false, client_options, "localhost");
-  Future<std::shared_ptr<SSLIOStream>> server_tls = StartTls(server, true, server_options);
+  Future<std::unique_ptr<SSLIOStream>> server_tls = StartTls(server, true, server_options);
   EXPECT_TRUE((*client)->closed());
-  absl::StatusOr<std::shared_ptr<SSLIOStream>> client_stream = Await(client_tls);
-  absl::StatusOr<std::shared_ptr<SSLIOStream>> server_stream = Await(server_tls);
+  absl::StatusOr<std::unique_ptr<SSLIOStream>> client_stream = Await(client_tls);
+  absl::StatusOr<std::unique_ptr<SSLIOStream>> server_stream = Await(server_tls);
   ASSERT_TRUE(client_stream.ok()) << client_stream.status();
   ASSERT_TRUE(server_stream.ok()) << server_stream.status();
   exchange(**client_stream, **server_stream, "EHLO mail.example.com\r\n");

@@ -56,8 +56,8 @@ class TcpTest : public testing::LoopTest {
 
   // Closes the clients and waits for every handler to finish: a coroutine left suspended on a
   // loop that never runs again would never end.
-  void Shutdown(TCPServer& server, std::vector<std::shared_ptr<IOStream>> clients) {
-    for (const std::shared_ptr<IOStream>& client : clients) client->Close();
+  void Shutdown(TCPServer& server, std::vector<IOStream*> clients) {
+    for (IOStream* client : clients) client->Close();
     server.Stop();
     EXPECT_TRUE(server.Drain(absl::Seconds(10)).ok());
   }
@@ -100,12 +100,12 @@ TEST_F(TcpTest, EchoThroughServerAndClient) {
   TCPServer server(EchoLines);
   ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
   TCPClient client;
-  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+  absl::StatusOr<std::unique_ptr<IOStream>> stream =
       Await(client.Connect("127.0.0.1", PortOf(server)));
   ASSERT_TRUE(stream.ok()) << stream.status();
   ExpectEcho(**stream, "hello\n");
   ExpectEcho(**stream, std::string(60000, 'x') + "\n");
-  Shutdown(server, {*stream});
+  Shutdown(server, {stream->get()});
 }
 
 // The default resolver resolves off the loop; "localhost" may give ::1 and 127.0.0.1, and the
@@ -118,17 +118,17 @@ TEST_F(TcpTest, ConnectByNameWithTheDefaultResolver) {
   ASSERT_TRUE(addresses.ok()) << addresses.status();
   EXPECT_FALSE(addresses->empty());
   TCPClient client;
-  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+  absl::StatusOr<std::unique_ptr<IOStream>> stream =
       Await(client.Connect("localhost", PortOf(server)));
   ASSERT_TRUE(stream.ok()) << stream.status();
   ExpectEcho(**stream, "by name\n");
   EXPECT_EQ(Await(DefaultResolver()->Resolve("", 80)).status().code(),
             absl::StatusCode::kNotFound);
-  absl::StatusOr<std::shared_ptr<IOStream>> unresolvable = Await(client.Connect("", 4242));
+  absl::StatusOr<std::unique_ptr<IOStream>> unresolvable = Await(client.Connect("", 4242));
   EXPECT_EQ(unresolvable.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(std::string(unresolvable.status().message()).find(":4242"), std::string::npos)
       << unresolvable.status();
-  Shutdown(server, {*stream});
+  Shutdown(server, {stream->get()});
 }
 
 TEST_F(TcpTest, OneThousandConnectionsOnOneLoop) {
@@ -142,13 +142,13 @@ TEST_F(TcpTest, OneThousandConnectionsOnOneLoop) {
   TCPServer server(EchoLines);
   ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
   TCPClient client;
-  std::vector<Future<std::shared_ptr<IOStream>>> connecting;
+  std::vector<Future<std::unique_ptr<IOStream>>> connecting;
   for (int i = 0; i < kClients; ++i) connecting.push_back(client.Connect("127.0.0.1", PortOf(server)));
-  std::vector<std::shared_ptr<IOStream>> streams;
+  std::vector<std::unique_ptr<IOStream>> streams;
   for (auto& future : connecting) {
-    absl::StatusOr<std::shared_ptr<IOStream>> stream = Await(future);
+    absl::StatusOr<std::unique_ptr<IOStream>> stream = Await(future);
     ASSERT_TRUE(stream.ok()) << stream.status();
-    streams.push_back(*stream);
+    streams.push_back(*std::move(stream));
   }
   std::vector<Future<std::string>> replies;
   for (int i = 0; i < kClients; ++i) {
@@ -223,11 +223,11 @@ TEST_F(TcpTest, StopWhileClientsAreConnected) {
   ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
   const uint16_t port = PortOf(server);
   TCPClient client;
-  std::shared_ptr<IOStream> stream = *Await(client.Connect("127.0.0.1", port));
+  std::unique_ptr<IOStream> stream = *Await(client.Connect("127.0.0.1", port));
   ExpectEcho(*stream, "before stop\n");
   server.Stop();
   ExpectEcho(*stream, "after stop\n");
-  absl::StatusOr<std::shared_ptr<IOStream>> refused = Await(client.Connect("127.0.0.1", port));
+  absl::StatusOr<std::unique_ptr<IOStream>> refused = Await(client.Connect("127.0.0.1", port));
   EXPECT_FALSE(refused.ok());
   EXPECT_EQ(server.active_connections(), 1);
   stream->Close();
@@ -421,7 +421,7 @@ TEST_F(TcpTest, TcpClientTimeoutCoversTheTlsHandshake) {
   options.timeout = absl::Milliseconds(300);
   TCPClient client;
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+  absl::StatusOr<std::unique_ptr<IOStream>> stream =
       Await(client.Connect("127.0.0.1", (*silent)->address().port(), options));
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
   EXPECT_TRUE(absl::IsDeadlineExceeded(stream.status())) << stream.status();
@@ -438,7 +438,7 @@ TEST_F(TcpTest, StartTlsHandshakesAreBoundedAndOwned) {
   ASSERT_TRUE(silent.ok());
   std::unique_ptr<IOStream> plain = *IOStream::Create(AF_INET);
   ASSERT_TRUE(Await(plain->Connect((*silent)->address())).ok());
-  absl::StatusOr<std::shared_ptr<SSLIOStream>> tls = Await(
+  absl::StatusOr<std::unique_ptr<SSLIOStream>> tls = Await(
       StartTls(*plain, false, TestClientContext(), "localhost", absl::Milliseconds(100)));
   EXPECT_EQ(ErrnoOf(tls.status()), ETIMEDOUT) << tls.status();
 
@@ -448,7 +448,7 @@ TEST_F(TcpTest, StartTlsHandshakesAreBoundedAndOwned) {
     other->MakeCurrent();
     std::unique_ptr<IOStream> stream = *IOStream::Create(AF_INET);
     other->RunSync([&] { return stream->Connect((*silent)->address()); }).IgnoreError();
-    Future<std::shared_ptr<SSLIOStream>> pending =
+    Future<std::unique_ptr<SSLIOStream>> pending =
         StartTls(*stream, false, TestClientContext(), "localhost");
     other->RunSync([] {}, absl::Milliseconds(20)).IgnoreError();
     EXPECT_FALSE(pending.done());
@@ -465,8 +465,8 @@ TEST_F(TcpTest, IdleTimeoutClosesOnlyIdleConnections) {
   TCPServer server(EchoLines, options);
   ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
   TCPClient client;
-  std::shared_ptr<IOStream> idle = *Await(client.Connect("127.0.0.1", PortOf(server)));
-  std::shared_ptr<IOStream> busy = *Await(client.Connect("127.0.0.1", PortOf(server)));
+  std::unique_ptr<IOStream> idle = *Await(client.Connect("127.0.0.1", PortOf(server)));
+  std::unique_ptr<IOStream> busy = *Await(client.Connect("127.0.0.1", PortOf(server)));
   for (int i = 0; i < 10; ++i) {  // 400 ms of a line every 40 ms
     ExpectEcho(*busy, "still here\n");
     RunFor(absl::Milliseconds(40));
@@ -476,7 +476,7 @@ TEST_F(TcpTest, IdleTimeoutClosesOnlyIdleConnections) {
   EXPECT_FALSE(busy->closed());
   ExpectEcho(*busy, "and still\n");
   EXPECT_EQ(TCPServer::Options().idle_timeout, absl::InfiniteDuration());  // the default
-  Shutdown(server, {busy});
+  Shutdown(server, {busy.get()});
 }
 
 // Bind + Start(n): n threads, each with its own loop and SO_REUSEPORT sockets.
@@ -486,12 +486,12 @@ TEST_F(TcpTest, MultiThreadedServer) {
   ASSERT_TRUE(server.Start(2).ok());
   const uint16_t port = PortOf(server);
   TCPClient client;
-  std::vector<std::shared_ptr<IOStream>> streams;
+  std::vector<std::unique_ptr<IOStream>> streams;
   for (int i = 0; i < 20; ++i) {
-    absl::StatusOr<std::shared_ptr<IOStream>> stream = Await(client.Connect("127.0.0.1", port));
+    absl::StatusOr<std::unique_ptr<IOStream>> stream = Await(client.Connect("127.0.0.1", port));
     ASSERT_TRUE(stream.ok()) << stream.status();
     ExpectEcho(**stream, absl::StrCat("thread test ", i, "\n"));
-    streams.push_back(*stream);
+    streams.push_back(*std::move(stream));
   }
   streams.clear();
   server.Stop();
@@ -507,14 +507,14 @@ TEST_F(TcpTest, TlsServerAndClient) {
   tls.tls = TestClientContext();
   tls.server_hostname = "localhost";
   TCPClient client;
-  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+  absl::StatusOr<std::unique_ptr<IOStream>> stream =
       Await(client.Connect("127.0.0.1", PortOf(server), tls));
   ASSERT_TRUE(stream.ok()) << stream.status();
-  auto* tls_stream = dynamic_cast<SSLIOStream*>(stream->get());
+  SSLIOStream* tls_stream = AsTls(**stream);
   ASSERT_NE(tls_stream, nullptr);
   EXPECT_TRUE(tls_stream->handshake_done());
   ExpectEcho(**stream, "over tls\n");
-  Shutdown(server, {*stream});
+  Shutdown(server, {stream->get()});
 }
 
 // Happy Eyeballs: the IPv6 address never answers; after the delay the IPv4 one is tried and
@@ -528,14 +528,14 @@ TEST_F(TcpTest, HappyEyeballsFallsBackToTheOtherFamily) {
   ConnectOptions options;
   options.happy_eyeballs_delay = absl::Milliseconds(200);
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+  absl::StatusOr<std::unique_ptr<IOStream>> stream =
       Await(client.Connect("dual.example", v4.port(), options));
   const absl::Duration took = absl::Now() - start;
   ASSERT_TRUE(stream.ok()) << stream.status();
   EXPECT_GE(took, absl::Milliseconds(190));
   EXPECT_LT(took, absl::Seconds(5));
   ExpectEcho(**stream, "via ipv4\n");
-  Shutdown(server, {*stream});
+  Shutdown(server, {stream->get()});
 }
 
 TEST_F(TcpTest, ConnectTimeoutNamesWhatWasTried) {
@@ -543,7 +543,7 @@ TEST_F(TcpTest, ConnectTimeoutNamesWhatWasTried) {
   TCPClient client(std::make_shared<FixedResolver>(std::vector<SocketAddress>{v6}));
   ConnectOptions options;
   options.timeout = absl::Milliseconds(200);
-  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+  absl::StatusOr<std::unique_ptr<IOStream>> stream =
       Await(client.Connect("slow.example", v6.port(), options));
   EXPECT_EQ(stream.status().code(), absl::StatusCode::kDeadlineExceeded) << stream.status();
   EXPECT_NE(std::string(stream.status().message()).find("slow.example"), std::string::npos)
@@ -586,7 +586,7 @@ TEST_F(TcpTest, RefusedConnectionNamesEveryAddressTried) {
   const SocketAddress v4 = *SocketAddress::FromIp("127.0.0.1", port);
   const SocketAddress v6 = *SocketAddress::FromIp("::1", port);
   TCPClient client(std::make_shared<FixedResolver>(std::vector<SocketAddress>{v6, v4}));
-  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+  absl::StatusOr<std::unique_ptr<IOStream>> stream =
       Await(client.Connect("nowhere.example", port));
   ASSERT_FALSE(stream.ok());
   const std::string message(stream.status().message());
@@ -608,23 +608,23 @@ TEST_F(TcpTest, SourceAddressAndPort) {
   ConnectOptions options;
   options.source_ip = "127.0.0.2";
   TCPClient client;
-  absl::StatusOr<std::shared_ptr<IOStream>> stream =
+  absl::StatusOr<std::unique_ptr<IOStream>> stream =
       Await(client.Connect("127.0.0.1", PortOf(server), options));
   ASSERT_TRUE(stream.ok()) << stream.status();
   ExpectEcho(**stream, "from 127.0.0.2\n");
   EXPECT_EQ(seen_peer.host(), "127.0.0.2");
   const uint16_t source_port = seen_peer.port();
-  Shutdown(server, {*stream});
+  Shutdown(server, {stream->get()});
 
   TCPServer second(EchoLines);
   ASSERT_TRUE(second.Listen(0, "127.0.0.1").ok());
   options.source_port = source_port;  // free again once the first connection is gone
   options.source_ip = "";
-  absl::StatusOr<std::shared_ptr<IOStream>> bound =
+  absl::StatusOr<std::unique_ptr<IOStream>> bound =
       Await(client.Connect("127.0.0.1", PortOf(second), options));
   if (bound.ok()) {
     ExpectEcho(**bound, "fixed port\n");
-    Shutdown(second, {*bound});
+    Shutdown(second, {bound->get()});
   } else {
     // The port may linger in TIME_WAIT: then the error must say which bind failed.
     EXPECT_NE(std::string(bound.status().message()).find("bind"), std::string::npos)

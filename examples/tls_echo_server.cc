@@ -21,8 +21,8 @@ namespace {
 gust::Task<void> EchoLines(std::unique_ptr<gust::IOStream> stream, gust::SocketAddress peer) {
   // Without it, the first answer waits about 40 ms for Nagle behind the TLS 1.3 session tickets.
   stream->SetNodelay(true);
-  auto* tls = static_cast<gust::SSLIOStream*>(stream.get());
-  absl::StatusOr<gust::SSLIOStream*> handshake = co_await tls->WaitForHandshake();
+  absl::StatusOr<gust::SSLIOStream*> handshake =
+      co_await gust::AsTls(*stream)->WaitForHandshake();
   if (!handshake.ok()) co_return absl::OkStatus();  // logged by the stream; nothing to do
   for (;;) {
     absl::StatusOr<std::string> line = co_await stream->ReadUntil("\n", 64 * 1024);

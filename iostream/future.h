@@ -144,6 +144,16 @@ class State {
     retrieved_ = true;
     return std::move(*result_);
   }
+  // For results that cannot be copied: the first call moves the result out, later ones fail.
+  Result TakeResultOnce() {
+    retrieved_ = true;
+    if (taken_) {
+      return Result(absl::FailedPreconditionError(
+          "Future: the result (of a type that cannot be copied) was taken already"));
+    }
+    taken_ = true;
+    return std::move(*result_);
+  }
 
   void set_log_if_unretrieved(bool log) { log_if_unretrieved_ = log; }
 
@@ -201,6 +211,7 @@ class State {
   const std::shared_ptr<internal::CallbackQueue> queue_;
   uint32_t refs_ = 0;
   bool retrieved_ = false;
+  bool taken_ = false;
   bool log_if_unretrieved_ = false;
   bool scheduled_ = false;
   bool running_continuations_ = false;
@@ -276,6 +287,19 @@ class Future {
     return state_->result();
   }
 
+  // Moves the result out, for results that cannot be copied (a Future<std::unique_ptr<X>>):
+  // the first TakeResult() on any copy of this future gets it; later ones get
+  // FailedPreconditionError. `co_await` takes it the same way. Call it once done() is true.
+  Result TakeResult() const {
+    static_assert(!std::is_copy_constructible_v<Result>, "use result() for copyable results");
+    if (!done()) {
+      GUST_DCHECK(false, "Future::TakeResult() called before the future is done");
+      return Result(
+          absl::FailedPreconditionError("Future::TakeResult() called before the future is done"));
+    }
+    return state_->TakeResultOnce();
+  }
+
   // Tornado: Future.add_done_callback(). `callback` runs from the IOLoop the future was made
   // on, in an iteration after the one that resolved it (after this call, if it is done).
   void AddDoneCallback(DoneCallback callback) const {
@@ -320,8 +344,12 @@ class Future {
     }
     Result await_resume() {
       suspended = nullptr;
-      if (!future.state_->shared()) return future.state_->TakeResult();
-      return future.state_->result();
+      if constexpr (std::is_copy_constructible_v<Result>) {
+        if (!future.state_->shared()) return future.state_->TakeResult();
+        return future.state_->result();
+      } else {
+        return future.state_->TakeResultOnce();
+      }
     }
   };
 

@@ -251,7 +251,13 @@ auto IOLoop::RunSync(F&& func, absl::Duration timeout) {
     *waiting = false;
     RemoveTimeout(timer);
     if (!started.ok()) return Result(std::move(started));
-    if (future.valid() && future.done()) return future.result();
+    if (future.valid() && future.done()) {
+      if constexpr (std::is_copy_constructible_v<Result>) {
+        return future.result();
+      } else {
+        return future.TakeResult();
+      }
+    }
     if (timed_out) {
       return Result(absl::DeadlineExceededError(absl::StrCat(
           "IOLoop::RunSync: operation timed out after ", absl::FormatDuration(timeout))));

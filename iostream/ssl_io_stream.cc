@@ -361,7 +361,7 @@ namespace {
 
 // Holds the new stream in its frame (which its loop owns) until the handshake ends: the stream's
 // own handshake promise never holds the stream, so a peer that never answers leaks nothing.
-Task<std::shared_ptr<SSLIOStream>> FinishStartTls(std::shared_ptr<SSLIOStream> tls) {
+Task<std::unique_ptr<SSLIOStream>> FinishStartTls(std::unique_ptr<SSLIOStream> tls) {
   absl::StatusOr<SSLIOStream*> done = co_await tls->WaitForHandshake();
   if (!done.ok()) co_return done.status();
   co_return std::move(tls);
@@ -369,31 +369,33 @@ Task<std::shared_ptr<SSLIOStream>> FinishStartTls(std::shared_ptr<SSLIOStream> t
 
 }  // namespace
 
-Future<std::shared_ptr<SSLIOStream>> StartTls(IOStream& stream, bool server_side,
+SSLIOStream* AsTls(IOStream& stream) { return dynamic_cast<SSLIOStream*>(&stream); }
+
+Future<std::unique_ptr<SSLIOStream>> StartTls(IOStream& stream, bool server_side,
                                               const TlsOptions& options,
                                               std::string server_hostname,
                                               absl::Duration handshake_timeout) {
   absl::StatusOr<std::shared_ptr<const TlsContext>> context =
       TlsContext::Create(server_side, options);
-  if (!context.ok()) return MakeReadyFuture<std::shared_ptr<SSLIOStream>>(context.status());
+  if (!context.ok()) return MakeReadyFuture<std::unique_ptr<SSLIOStream>>(context.status());
   return StartTls(stream, server_side, *std::move(context), std::move(server_hostname),
                   handshake_timeout);
 }
 
-Future<std::shared_ptr<SSLIOStream>> StartTls(IOStream& stream, bool server_side,
+Future<std::unique_ptr<SSLIOStream>> StartTls(IOStream& stream, bool server_side,
                                               std::shared_ptr<const TlsContext> context,
                                               std::string server_hostname,
                                               absl::Duration handshake_timeout) {
   if (context == nullptr) {
-    return MakeReadyFuture<std::shared_ptr<SSLIOStream>>(
+    return MakeReadyFuture<std::unique_ptr<SSLIOStream>>(
         absl::InvalidArgumentError("StartTls: no TlsContext"));
   }
   absl::StatusOr<IOStream::DetachedSocket> socket = stream.DetachSocket();
   if (!socket.ok()) {
-    return MakeReadyFuture<std::shared_ptr<SSLIOStream>>(absl::FailedPreconditionError(
+    return MakeReadyFuture<std::unique_ptr<SSLIOStream>>(absl::FailedPreconditionError(
         absl::StrCat("StartTls: ", socket.status().message())));
   }
-  auto tls = std::make_shared<SSLIOStream>(socket->fd, std::move(context), server_side,
+  auto tls = std::make_unique<SSLIOStream>(socket->fd, std::move(context), server_side,
                                            std::move(server_hostname), socket->options);
   if (socket->close_callback != nullptr) tls->SetCloseCallback(std::move(socket->close_callback));
   tls->SetHandshakeTimeout(handshake_timeout);

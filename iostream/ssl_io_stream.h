@@ -118,6 +118,11 @@ class SSLIOStream : public IOStream {
   std::string scratch_;  // gathers small queued writes into one TLS record
 };
 
+// The SSLIOStream behind a stream that TCPServer or TCPClient hands out with TLS on (as a
+// std::unique_ptr<IOStream>, the one ownership model of every stream gust gives out); nullptr
+// if `stream` does not speak TLS. Checked, unlike a static_cast.
+SSLIOStream* AsTls(IOStream& stream);
+
 // Tornado: IOStream.start_tls(server_side, ssl_options, server_hostname). Hands `stream`'s
 // socket to a new SSLIOStream, which the future resolves with once the handshake is done. A free
 // function rather than a member, so that IOStream does not depend on the TLS library. `stream`
@@ -130,10 +135,10 @@ class SSLIOStream : public IOStream {
 // certificate. With a finite `handshake_timeout`, a handshake not done by then fails (ETIMEDOUT)
 // and closes the new stream. Until the handshake ends, the new stream belongs to this thread's
 // loop: destroying the loop destroys it.
-Future<std::shared_ptr<SSLIOStream>> StartTls(
+Future<std::unique_ptr<SSLIOStream>> StartTls(
     IOStream& stream, bool server_side, const TlsOptions& options = TlsOptions(),
     std::string server_hostname = "", absl::Duration handshake_timeout = absl::InfiniteDuration());
-Future<std::shared_ptr<SSLIOStream>> StartTls(
+Future<std::unique_ptr<SSLIOStream>> StartTls(
     IOStream& stream, bool server_side, std::shared_ptr<const TlsContext> context,
     std::string server_hostname = "", absl::Duration handshake_timeout = absl::InfiniteDuration());
 

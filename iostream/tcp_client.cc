@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "iostream/errors.h"
 #include "iostream/ssl_io_stream.h"
+#include "iostream/task.h"
 
 namespace gust {
 namespace {
@@ -24,7 +25,7 @@ class Connector : public std::enable_shared_from_this<Connector> {
         port_(port),
         options_(std::move(options)) {}
 
-  Future<std::shared_ptr<IOStream>> future() { return promise_.future(); }
+  Future<std::unique_ptr<IOStream>> future() { return promise_.future(); }
 
   void Start(Future<std::vector<SocketAddress>> resolved) {
     started_ = loop_.Time();
@@ -99,14 +100,16 @@ class Connector : public std::enable_shared_from_this<Connector> {
       tried_.push_back(absl::StrCat(address.ToString(), " (", created.status().message(), ")"));
       return TryNext(addresses);
     }
-    std::shared_ptr<IOStream> stream = *std::move(created);
-    attempts_.push_back(stream);
+    IOStream* stream = created->get();
+    attempts_.push_back(*std::move(created));
     ++pending_;
+    // The attempt belongs to attempts_ until it wins; once the connector is done the losers
+    // are gone, so a late result must not touch `stream`.
     stream->Connect(address).AddDoneCallback(
         [self = shared_from_this(), stream, address,
          is_primary](const absl::StatusOr<IOStream*>& result) {
           --self->pending_;
-          if (self->done_) return stream->Close();
+          if (self->done_) return;
           if (result.ok()) return self->Win(stream);
           const absl::Status real = RealError(result.status());
           self->tried_.push_back(absl::StrCat(address.ToString(), " (",
@@ -133,39 +136,44 @@ class Connector : public std::enable_shared_from_this<Connector> {
     loop_.RemoveTimeout(eyeballs_);
   }
 
-  void Win(std::shared_ptr<IOStream> stream) {
+  void Win(IOStream* winner) {
     Finish();
-    for (const std::shared_ptr<IOStream>& other : attempts_) {
-      if (other != stream) other->Close();
+    std::unique_ptr<IOStream> stream;
+    for (std::unique_ptr<IOStream>& attempt : attempts_) {
+      if (attempt.get() == winner) stream = std::move(attempt);
     }
-    attempts_.clear();
+    attempts_.clear();  // closes the others
     if (options_.tls == nullptr) return promise_.SetResult(std::move(stream));
+    FinishTls(shared_from_this(), std::move(stream));
+  }
+
+  // Owned by the loop, like every Task: destroying the loop mid-handshake cancels it.
+  static Task<void> FinishTls(std::shared_ptr<Connector> self, std::unique_ptr<IOStream> plain) {
     const std::string name =
-        options_.server_hostname.empty() ? host_ : options_.server_hostname;
+        self->options_.server_hostname.empty() ? self->host_ : self->options_.server_hostname;
     // The timeout covers the handshake too: what is left of it.
-    const absl::Duration left = options_.timeout == absl::InfiniteDuration()
-                                    ? absl::InfiniteDuration()
-                                    : options_.timeout - (loop_.Time() - started_);
-    StartTls(*stream, false, options_.tls, name, std::max(left, absl::ZeroDuration()))
-        .AddDoneCallback([self = shared_from_this()](
-                             const absl::StatusOr<std::shared_ptr<SSLIOStream>>& tls) {
-          if (tls.ok()) {
-            self->promise_.SetResult(std::shared_ptr<IOStream>(*tls));
-          } else if (ErrnoOf(tls.status()) == ETIMEDOUT) {
-            self->promise_.SetResult(absl::DeadlineExceededError(absl::StrCat(
-                "TCPClient: timed out after ", absl::FormatDuration(self->options_.timeout),
-                " in the TLS handshake with ", self->Target())));
-          } else {
-            self->promise_.SetResult(tls.status());
-          }
-        });
+    const absl::Duration left =
+        self->options_.timeout == absl::InfiniteDuration()
+            ? absl::InfiniteDuration()
+            : self->options_.timeout - (self->loop_.Time() - self->started_);
+    absl::StatusOr<std::unique_ptr<SSLIOStream>> tls = co_await StartTls(
+        *plain, false, self->options_.tls, name, std::max(left, absl::ZeroDuration()));
+    if (tls.ok()) {
+      self->promise_.SetResult(std::unique_ptr<IOStream>(*std::move(tls)));
+    } else if (ErrnoOf(tls.status()) == ETIMEDOUT) {
+      self->promise_.SetResult(absl::DeadlineExceededError(absl::StrCat(
+          "TCPClient: timed out after ", absl::FormatDuration(self->options_.timeout),
+          " in the TLS handshake with ", self->Target())));
+    } else {
+      self->promise_.SetResult(tls.status());
+    }
+    co_return absl::OkStatus();
   }
 
   void Fail(absl::Status status) {
     if (done_) return;
     Finish();
-    for (const std::shared_ptr<IOStream>& attempt : attempts_) attempt->Close();
-    attempts_.clear();
+    attempts_.clear();  // closes them
     promise_.SetResult(std::move(status));
   }
 
@@ -173,13 +181,13 @@ class Connector : public std::enable_shared_from_this<Connector> {
   const std::string host_;
   const uint16_t port_;
   const ConnectOptions options_;
-  Promise<std::shared_ptr<IOStream>> promise_;
+  Promise<std::unique_ptr<IOStream>> promise_;
   std::deque<SocketAddress> primary_;
   std::deque<SocketAddress> secondary_;
   bool secondary_started_ = false;
   bool done_ = false;
   int pending_ = 0;
-  std::vector<std::shared_ptr<IOStream>> attempts_;
+  std::vector<std::unique_ptr<IOStream>> attempts_;
   std::vector<std::string> tried_;
   absl::Time started_;
   IOLoop::TimeoutHandle timeout_;
@@ -188,11 +196,11 @@ class Connector : public std::enable_shared_from_this<Connector> {
 
 }  // namespace
 
-Future<std::shared_ptr<IOStream>> TCPClient::Connect(std::string host, uint16_t port,
+Future<std::unique_ptr<IOStream>> TCPClient::Connect(std::string host, uint16_t port,
                                                      ConnectOptions options) {
   const int family = options.family;
   auto connector = std::make_shared<Connector>(host, port, std::move(options));
-  Future<std::shared_ptr<IOStream>> future = connector->future();
+  Future<std::unique_ptr<IOStream>> future = connector->future();
   connector->Start(resolver_->Resolve(std::move(host), port, family));
   return future;
 }

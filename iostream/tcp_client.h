@@ -9,7 +9,7 @@
 //
 // Example:
 //   TCPClient client;
-//   absl::StatusOr<std::shared_ptr<IOStream>> stream = co_await client.Connect("localhost", 80);
+//   absl::StatusOr<std::unique_ptr<IOStream>> stream = co_await client.Connect("localhost", 80);
 
 #ifndef GUST_IOSTREAM_TCP_CLIENT_H_
 #define GUST_IOSTREAM_TCP_CLIENT_H_
@@ -50,7 +50,7 @@ class TCPClient {
   // source_port, timeout). Resolves with a connected stream (after the TLS handshake, with
   // `tls`). Failures name the host, the port and every address tried with its error; a
   // timeout is a DeadlineExceededError.
-  Future<std::shared_ptr<IOStream>> Connect(std::string host, uint16_t port,
+  Future<std::unique_ptr<IOStream>> Connect(std::string host, uint16_t port,
                                             ConnectOptions options = ConnectOptions());
 
  private:
