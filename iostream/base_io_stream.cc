@@ -20,6 +20,13 @@ namespace {
 constexpr int kMaxInlineReadsPerIteration = 64;
 constexpr int kMaxChunksPerPass = 16;
 constexpr int kMaxIovecs = 64;
+// A write at least this large, queued when nothing else is, goes to the fd at once (as in
+// Tornado) instead of at the end of the iteration: coalescing gains nothing at this size, and
+// sending early lets the peer start on it. Smaller writes are gathered into one writev.
+constexpr size_t kInlineWriteBytes = 16 * 1024;
+// A sized read at least this large, with nothing buffered, is read from the fd straight into
+// its result; smaller ones read ahead a chunk, so that small reads do not cost a call each.
+constexpr size_t kDirectReadBytes = 4096;
 
 // Tornado's _ERRNO_CONNRESET: a peer that went away is a normal close, not worth a log line.
 bool IsQuietError(const absl::Status& status) {
@@ -239,7 +246,8 @@ void BaseIOStream::StartRead(PendingRead read, absl::Status invalid) {
 }
 
 size_t BaseIOStream::Available() const {
-  return read_buffer_.size() + (read_.kind == ReadKind::kInto ? read_.into_filled : 0);
+  return read_buffer_.size() + (read_.kind == ReadKind::kInto ? read_.into_filled : 0) +
+         read_.direct_filled;
 }
 
 absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPos() {
@@ -379,6 +387,9 @@ void BaseIOStream::ReadToBufferLoop() {
   size_t next_regex_check = 0;
   for (int chunks = 0; chunks < kMaxChunksPerPass && !closed_ && !end_of_stream_; ++chunks) {
     if (!ReadToBuffer()) break;
+    // A read that did not fill its room found the fd drained: asking again would only get
+    // EAGAIN (a level-triggered poller reports anything that arrives later).
+    if (last_read_short_) break;
     if (target != 0 && Available() >= target) break;
     if (read_.kind == ReadKind::kUntil ||
         (read_.kind == ReadKind::kRegex && read_buffer_.size() >= next_regex_check)) {
@@ -394,10 +405,26 @@ void BaseIOStream::ReadToBufferLoop() {
 bool BaseIOStream::ReadToBuffer() {
   const bool direct = read_.kind == ReadKind::kInto && read_buffer_.empty() &&
                       read_.into_filled < read_.into.size();
-  absl::Span<char> target =
-      direct ? read_.into.subspan(read_.into_filled)
-             : read_buffer_.PrepareAppend(read_chunk_size_).first(read_chunk_size_);
+  // A sized read with nothing buffered reads into its result string, never past its size, so
+  // nothing is left over to buffer (a read_chunk_size at a time when partial).
+  const bool direct_bytes = read_.kind == ReadKind::kBytes && read_.streaming == nullptr &&
+                            read_buffer_.empty() && read_.num_bytes >= kDirectReadBytes &&
+                            read_.direct_filled < read_.num_bytes;
+  absl::Span<char> target;
+  if (direct) {
+    target = read_.into.subspan(read_.into_filled);
+  } else if (direct_bytes) {
+    // Sized once for a full read; a chunk at a time for a partial one (which may end early).
+    if (read_.direct.size() == read_.direct_filled) {
+      const size_t step = read_.partial ? read_chunk_size_ : read_.num_bytes;
+      read_.direct.resize(std::min(read_.num_bytes, read_.direct_filled + step));
+    }
+    target = absl::MakeSpan(read_.direct).subspan(read_.direct_filled);
+  } else {
+    target = read_buffer_.PrepareAppend(read_chunk_size_).first(read_chunk_size_);
+  }
   absl::StatusOr<std::optional<size_t>> result = ReadFromFd(target);
+  last_read_short_ = result.ok() && result->has_value() && **result < target.size();
   if (!result.ok()) {
     const absl::Status error = result.status();
     if (!IsQuietError(error)) {
@@ -422,6 +449,8 @@ bool BaseIOStream::ReadToBuffer() {
   bytes_moved_ += n;
   if (direct) {
     read_.into_filled += n;
+  } else if (direct_bytes) {
+    read_.direct_filled += n;
   } else {
     read_buffer_.CommitAppend(n);
   }
@@ -478,6 +507,12 @@ void BaseIOStream::FinishRead(size_t size) {
     const size_t from_buffer = size - std::min(size, read.into_filled);
     read_buffer_.TakeInto(from_buffer, read.into.data() + read.into_filled);
     read.into_promise->SetResult(size);
+  } else if (read.direct_filled > 0) {
+    // Everything is in the result already: a direct read never reads past its size, and
+    // nothing was buffered when it began. A short partial read gives its spare room back.
+    read.direct.resize(read.direct_filled);
+    if (read.direct.capacity() > 2 * read.direct.size() + 64) read.direct.shrink_to_fit();
+    read.promise->SetResult(std::move(read.direct));
   } else {
     read.promise->SetResult(read_buffer_.Take(size));
   }
@@ -491,6 +526,9 @@ void BaseIOStream::FailRead(const absl::Status& status) {
   // they stay readable, ahead of anything buffered since, so no byte vanishes.
   if (read.kind == ReadKind::kInto && read.into_filled > 0) {
     read_buffer_.Prepend(absl::string_view(read.into.data(), read.into_filled));
+  }
+  if (read.direct_filled > 0) {
+    read_buffer_.Prepend(absl::string_view(read.direct.data(), read.direct_filled));
   }
   if (read.into_promise.has_value()) read.into_promise->SetResult(status);
   if (read.promise.has_value()) read.promise->SetResult(status);
@@ -511,7 +549,13 @@ Future<void> BaseIOStream::QueueWrite(size_t size, Append&& append) {
   Future<void> future = promise.future();
   write_promises_.emplace_back(total_write_index_, std::move(promise));
   UpdateBackpressure();
-  if (!connecting_) ScheduleFlush();
+  if (connecting_) return future;
+  if (size >= kInlineWriteBytes && write_buffer_.size() == size && !handling_events_) {
+    HandleWrite();
+    UpdateInterest(/*drop_extra=*/false);
+  } else {
+    ScheduleFlush();
+  }
   return future;
 }
 

@@ -244,7 +244,9 @@ class BaseIOStream {
   virtual absl::StatusOr<size_t> WriteToFd(absl::Span<const iovec> data) = 0;
 
   // Reads into `buffer` (non-empty); returns the bytes read, 0 at end of stream, std::nullopt if
-  // nothing is available now (EAGAIN), or an error (use ErrnoError).
+  // nothing is available now (EAGAIN), or an error (use ErrnoError). Fewer bytes than `buffer`
+  // holds must mean that nothing more is available now: the stream then waits for readiness
+  // instead of asking again.
   virtual absl::StatusOr<std::optional<size_t>> ReadFromFd(absl::Span<char> buffer) = 0;
 
   // The fd's pending error (SO_ERROR for sockets), OK if none.
@@ -303,6 +305,8 @@ class BaseIOStream {
     size_t scan_from = 0;  // kUntil: the buffer holds no match starting before this offset
     absl::Span<char> into;
     size_t into_filled = 0;  // kInto: bytes already in `into`
+    std::string direct;        // kBytes: the result, read into from the fd when nothing was
+    size_t direct_filled = 0;  // buffered (the first direct_filled bytes are data)
     std::shared_ptr<StreamingCallback> streaming;
     std::optional<Promise<std::string>> promise;
     std::optional<Promise<size_t>> into_promise;
@@ -380,6 +384,7 @@ class BaseIOStream {
   int inline_reads_ = 0;
   bool read_deferred_ = false;  // the pending read waits for the loop (fairness)
   bool reads_held_ = false;     // the unsent writes passed the high-water mark (backpressure)
+  bool last_read_short_ = false;  // the last ReadFromFd left room in its buffer
   bool unwanted_event_seen_ = false;  // readiness came with no read pending (see HandleEvents)
 
   internal::WriteBuffer write_buffer_;

@@ -227,23 +227,34 @@ absl::Status SSLIOStream::IoError(int ssl_error, absl::string_view operation) {
 
 absl::StatusOr<std::optional<size_t>> SSLIOStream::ReadFromFd(absl::Span<char> buffer) {
   if (!handshake_done_) return std::optional<size_t>();
-  ERR_clear_error();
-  errno = 0;
-  const int n = SSL_read(ssl_.get(), buffer.data(),
-                         static_cast<int>(std::min(buffer.size(), kMaxTlsCall)));
+  // One SSL_read gives at most one record (16 KiB): read records until the buffer is full or
+  // the transport is drained, so that a short read means "nothing more now", as the stream
+  // expects. An error or end after some data is reported by the next call (BoringSSL keeps it).
+  size_t total = 0;
   read_wants_write_ = false;
-  if (n > 0) return std::optional<size_t>(static_cast<size_t>(n));
-  const int error = SSL_get_error(ssl_.get(), n);
-  read_wants_write_ = error == SSL_ERROR_WANT_WRITE;
-  switch (error) {
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-      return std::optional<size_t>();
-    case SSL_ERROR_ZERO_RETURN:
-      return std::optional<size_t>(0);  // close_notify: a clean end of stream
-    default:
-      return IoError(error, absl::StrCat("TLS read on fd ", fileno()));
+  while (total < buffer.size()) {
+    ERR_clear_error();
+    errno = 0;
+    const int n = SSL_read(ssl_.get(), buffer.data() + total,
+                           static_cast<int>(std::min(buffer.size() - total, kMaxTlsCall)));
+    if (n > 0) {
+      total += static_cast<size_t>(n);
+      continue;
+    }
+    const int error = SSL_get_error(ssl_.get(), n);
+    if (total > 0) break;
+    read_wants_write_ = error == SSL_ERROR_WANT_WRITE;
+    switch (error) {
+      case SSL_ERROR_WANT_READ:
+      case SSL_ERROR_WANT_WRITE:
+        return std::optional<size_t>();
+      case SSL_ERROR_ZERO_RETURN:
+        return std::optional<size_t>(0);  // close_notify: a clean end of stream
+      default:
+        return IoError(error, absl::StrCat("TLS read on fd ", fileno()));
+    }
   }
+  return std::optional<size_t>(total);
 }
 
 bool SSLIOStream::HasReadableInput() const {

@@ -55,7 +55,9 @@ inline std::vector<ReadOp> ConsumeReadOps(FuzzedDataProvider& input) {
   std::vector<ReadOp> ops(input.ConsumeIntegralInRange<int>(1, 12));
   for (ReadOp& op : ops) {
     op.kind = input.ConsumeIntegralInRange<int>(0, 5);
+    // Mostly small; sometimes past 4 KiB, where ReadBytes reads straight into its result.
     op.n = input.ConsumeIntegralInRange<size_t>(0, 300);
+    if (op.n % 8 == 7) op.n = input.ConsumeIntegralInRange<size_t>(4000, 20000);
     op.partial = input.ConsumeBool();
     op.delimiter = input.ConsumeRandomLengthString(3);
     if (op.kind == 2) op.delimiter = kPatterns[op.n % 6];

@@ -106,6 +106,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
                    "socketpair");
   ScriptedTlsStream server(fds[0], std::move(chunks), flip_at, options);
   gust::SSLIOStream client(fds[1], client_context, /*server_side=*/false, "localhost");
+  // A flipped byte in a handshake record's length leaves both sides waiting for bytes that
+  // never come; as on a real server, the handshake timeout ends it.
+  server.SetHandshakeTimeout(absl::Milliseconds(200));
   // The client writes everything and closes (with close_notify) once it is sent; the server's
   // reads run meanwhile, on the same loop.
   // `alive` keeps the callback off a client that this input has destroyed.

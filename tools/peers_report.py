@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""Ratios of every peer to the raw epoll server, from the peer harness's raw.txt.
+
+For each scenario: the median run's throughput (echo: MB/s, lines and churn: operations/s) and
+server CPU per operation, and both as ratios to raw-epoll. With --plot, a PNG of the throughput
+ratios, one group of bars per scenario and one bar per peer.
+"""
+
+import argparse
+import collections
+import statistics
+
+
+def parse(path):
+    runs = collections.defaultdict(list)
+    order = []
+    for line in open(path):
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if "error" in fields or fields.get("rc") != "0" or "rps" not in fields:
+            continue
+        key = (fields["peer"], fields["scenario"])
+        runs[key].append(fields)
+        for name, seen in (("peer", [k[0] for k in order]), ("scenario", [k[1] for k in order])):
+            pass
+        order.append(key)
+    peers = list(dict.fromkeys(k[0] for k in order))
+    scenarios = list(dict.fromkeys(k[1] for k in order))
+    medians = {}
+    for key, rows in runs.items():
+        rows.sort(key=lambda r: float(r["rps"]))
+        median = rows[(len(rows) - 1) // 2]
+        throughput = float(median["mbps"] if median["mode"] == "echo" else median["rps"])
+        cpu_us = 1e6 * float(median.get("srv_cpu_s", "nan")) / float(median["total_requests"])
+        medians[key] = (throughput, cpu_us, float(median["p99_us"]))
+    return peers, scenarios, medians
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("raw")
+    parser.add_argument("--baseline", default="raw-epoll")
+    parser.add_argument("--plot")
+    parser.add_argument("--title", default="")
+    args = parser.parse_args()
+    peers, scenarios, medians = parse(args.raw)
+    base = args.baseline
+    print(f"Throughput and server CPU per operation, as ratios to {base} (median run)\n")
+    print("| scenario | " + " | ".join(p for p in peers) + " |")
+    print("|---|" + "---:|" * len(peers))
+    for s in scenarios:
+        cells = []
+        for p in peers:
+            if (p, s) not in medians or (base, s) not in medians:
+                cells.append("")
+                continue
+            t, c, p99 = medians[(p, s)]
+            bt, bc, _ = medians[(base, s)]
+            cells.append(f"{t:,.0f} ({t / bt:.2f}x, CPU {c / bc:.2f}x, p99 {p99:,.0f} us)")
+        print(f"| {s} | " + " | ".join(cells) + " |")
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        width = 0.8 / max(len(peers), 1)
+        fig, ax = plt.subplots(figsize=(11, 4.5))
+        for i, p in enumerate(peers):
+            xs, ys = [], []
+            for j, s in enumerate(scenarios):
+                if (p, s) in medians and (base, s) in medians:
+                    xs.append(j + (i - (len(peers) - 1) / 2) * width)
+                    ys.append(medians[(p, s)][0] / medians[(base, s)][0])
+            ax.bar(xs, ys, width, label=p)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.axhline(0.9, color="gray", linewidth=0.8, linestyle="--")
+        ax.set_xticks(range(len(scenarios)))
+        ax.set_xticklabels(scenarios)
+        ax.set_ylabel(f"throughput / {base}")
+        ax.set_title(f"gust beside its peers ({args.title})", fontsize=10)
+        ax.legend(fontsize=8, ncol=len(peers), loc="upper center", bbox_to_anchor=(0.5, -0.08))
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=90)
+        print(f"\nplot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
