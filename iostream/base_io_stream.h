@@ -320,11 +320,14 @@ class BaseIOStream {
                                          size_t max_bytes, ReadCallback callback);
   Future<size_t> ReadIntoImpl(absl::Span<char> buffer, bool partial, ReadIntoCallback callback);
   // Makes `read`'s future, attaches `callback` (if any), and starts the read.
-  Future<std::string> BeginRead(PendingRead read, ReadCallback callback,
+  Future<std::string> BeginRead(PendingRead&& read, ReadCallback callback,
                                 absl::Status invalid = absl::OkStatus());
   // Starts `read`, or fails its future at once: with `invalid` if that is not OK (bad
   // arguments), else if a read is pending already.
-  void StartRead(PendingRead read, absl::Status invalid);
+  void StartRead(PendingRead&& read, absl::Status invalid);
+  // Ends the pending read: read_ is empty again, and its promises are handed back.
+  void EndRead(std::optional<Promise<std::string>>& promise,
+               std::optional<Promise<size_t>>& into_promise);
   void TryInlineRead();
   // Makes the pending read wait for the loop's next iteration (fairness, or input the poller
   // cannot see); until then, readiness of the fd is left alone.
