@@ -1,4 +1,4 @@
-// Poller: the one interface every readiness backend (epoll, poll, select) implements.
+// Poller: the one interface every readiness backend (epoll, poll, select, io_uring) implements.
 //
 // A poller knows file descriptors, readiness bits and one opaque token per fd, nothing else: no
 // callbacks, no streams, no timers. The IOLoop owns exactly one poller; each event carries the
@@ -42,7 +42,7 @@ class Poller {
  public:
   virtual ~Poller() = default;
 
-  // "epoll", "poll" or "select".
+  // "epoll", "poll", "select" or "io_uring".
   virtual absl::string_view name() const = 0;
 
   // Starts watching `fd` for `events` (kPollRead and/or kPollWrite); its events carry `token`.

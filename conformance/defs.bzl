@@ -2,8 +2,8 @@
 
     gust_conformance_test(name = "io_loop_test", srcs = ["io_loop_test.cc"])
 
-declares `io_loop_test_epoll`, `io_loop_test_poll` and `io_loop_test_select` (libevent's
-per-backend naming) and a `test_suite` named `io_loop_test` over them, so a plain
+declares `io_loop_test_epoll`, `io_loop_test_poll`, `io_loop_test_select` and
+`io_loop_test_io_uring` (libevent's per-backend naming) and a `test_suite` named `io_loop_test` over them, so a plain
 `bazel test //...` runs every conformance test on every backend. The sources are compiled once;
 only the backend library and the final link differ. Each test also checks, through
 GUST_EXPECTED_BACKEND, that the loop really runs on the backend its name says.

@@ -388,6 +388,8 @@ class BaseIOStream {
   bool read_deferred_ = false;  // the pending read waits for the loop (fairness)
   bool reads_held_ = false;     // the unsent writes passed the high-water mark (backpressure)
   bool last_read_short_ = false;  // the last ReadFromFd left room in its buffer
+  bool fd_drained_ = false;       // ... or found nothing, and no readiness has come since
+  uint64_t drained_iteration_ = 0;  // the loop iteration of that read
   bool unwanted_event_seen_ = false;  // readiness came with no read pending (see HandleEvents)
 
   internal::WriteBuffer write_buffer_;

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 tools/install_deps.sh || exit 1
 
 backends=(poll select)
-[ "$(uname -s)" = Linux ] && backends=(epoll "${backends[@]}")
+[ "$(uname -s)" = Linux ] && backends=(epoll "${backends[@]}" io_uring)
 
 targets=()
 for backend in "${backends[@]}"; do

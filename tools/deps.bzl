@@ -1,7 +1,7 @@
 """gust_deps(): every repository gust needs, for the main workspace and for consumers.
 
 Each repository is defined only if the WORKSPACE has not defined it already, so a monorepo that
-vendors upstream Abseil, BoringSSL, RE2, GoogleTest or Google Benchmark under their canonical
+vendors upstream Abseil, BoringSSL, RE2, liburing, GoogleTest or Google Benchmark under their canonical
 names keeps its own copy. Otherwise the Debian packages are used (tools/install_deps.sh installs
 them).
 """
@@ -39,6 +39,12 @@ def gust_deps():
         name = "com_googlesource_code_re2",
         path = "/usr/include/re2",
         build_file = str(Label("//third_party:re2.BUILD")),
+    )
+    maybe(
+        native.new_local_repository,
+        name = "liburing",
+        path = "/usr/include/liburing",
+        build_file = str(Label("//third_party:liburing.BUILD")),
     )
     maybe(
         native.new_local_repository,

@@ -12,6 +12,7 @@ PACKAGES=(
   pkg-config           # third_party/debian_absl.bzl reads Abseil's .pc files
   libabsl-dev
   libre2-dev
+  liburing-dev         # the io_uring backend
   android-libboringssl-dev
   libgtest-dev
   libgmock-dev

@@ -4,6 +4,7 @@
 # gust backend's throughput and server CPU per operation as ratios to the raw epoll server, and
 # draws docs/peers.png (throughput per scenario, relative to raw epoll, peers beside gust).
 #   tools/peers.sh                      # raw-epoll libuv-epoll asio-epoll gust-{epoll,poll,select}
+#   PEERS="raw-epoll gust-epoll gust-io_uring" tools/peers.sh
 #   PEERS="raw-epoll gust-epoll" REPEAT=3 DURATION=5 tools/peers.sh
 #   PEERS_DIR=/path/to/peers tools/peers.sh
 # Other knobs (SCENARIOS, WARMUP, ...) pass through to run_peers.sh. A benchmark, not a test:
@@ -19,12 +20,14 @@ work=$root/build/peers
 mkdir -p "$work"
 # A copy, so the harness builds into our build/ and the shared one stays as it is.
 (cd "$peers_src" && tar --exclude=./build -cf - .) | (cd "$work" && tar -xf -)
-for backend in epoll poll select; do
+for backend in epoll poll select io_uring; do
   bazel build -c opt --//backends:poller=$backend //examples:echo_server //examples:line_server
   mkdir -p "$work/build/gust-$backend"
   cp -f bazel-bin/examples/echo_server bazel-bin/examples/line_server "$work/build/gust-$backend/"
 done
 sed 's/^#gust-/gust-/' "$work/peers.conf" >"$work/build/peers-gust.conf"
+grep -q '^gust-io_uring' "$work/build/peers-gust.conf" ||
+  echo 'gust-io_uring ./gust_server.sh @PORT@ @MODE@ io_uring' >>"$work/build/peers-gust.conf"
 
 export PEERS=${PEERS:-raw-epoll libuv-epoll asio-epoll gust-epoll gust-poll gust-select}
 export REPEAT=${REPEAT:-1} DURATION=${DURATION:-3} WARMUP=${WARMUP:-0.5}

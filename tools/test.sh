@@ -4,8 +4,10 @@
 #   2. bazel test --config=asan //...    the same under AddressSanitizer + UBSan
 #   2b. ThreadSanitizer over the loop, future, TCP, stream and example tests (epoll)
 #   2c. tools/fuzz.sh: each libFuzzer target for 20 seconds from its seed corpus
-#   3. the consumer workspace (examples/consumer), built and run with the default backend and
-#      with --@gust//backends:poller=poll, checking each says the backend it was built with
+#   2d. examples_test on the io_uring backend, plain and under ASan (every conformance target
+#       runs on io_uring in steps 1 and 2 already)
+#   3. the consumer workspace (examples/consumer), built and run with the default backend,
+#      with --@gust//backends:poller=poll and with =io_uring, checking each says its backend
 #   4. an unknown --//backends:poller value must fail the build and list the allowed values
 #   5. tools/lint.sh (buildifier, MODULE.bazel), the layers (//iostream:streams has no BoringSSL),
 #      and a pre-C++20 build stopping with one line
@@ -95,9 +97,15 @@ step "bazel test --config=tsan (loop, futures, TCP, streams, examples)" \
   bazel test --config=tsan //conformance:future_test_epoll //conformance:io_loop_test_epoll \
   //conformance:tcp_test_epoll //conformance:io_stream_test_epoll \
   //conformance:allocation_test_epoll //examples:examples_test
+step "examples on io_uring" \
+  bazel test --//backends:poller=io_uring //examples:examples_test
+step "examples on io_uring under ASan" \
+  bazel test --config=asan --//backends:poller=io_uring //examples:examples_test
 step "tools/fuzz.sh (20 s per target)" tools/fuzz.sh 20
 step "consumer, default backend" consumer_says_backend epoll
 step "consumer, --@gust//backends:poller=poll" consumer_says_backend poll --@gust//backends:poller=poll
+step "consumer, --@gust//backends:poller=io_uring" \
+  consumer_says_backend io_uring --@gust//backends:poller=io_uring
 step "unknown poller value is refused" bad_poller_value_is_refused
 step "tools/lint.sh" tools/lint.sh
 step "//iostream:streams does not depend on BoringSSL" streams_without_boringssl
