@@ -12,7 +12,6 @@
 // report edges, not levels, and the loop relies on levels.
 
 #include <liburing.h>
-#include <poll.h>
 
 #include <cerrno>
 #include <cstring>
@@ -22,27 +21,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "backends/poll_mask.h"
 #include "backends/poller.h"
 
 namespace gust {
 namespace {
 
 constexpr unsigned kRingEntries = 256;
-
-unsigned ToPoll(uint32_t events) {
-  unsigned out = 0;
-  if (events & kPollRead) out |= POLLIN | POLLPRI | POLLRDHUP;
-  if (events & kPollWrite) out |= POLLOUT;
-  return out;
-}
-
-uint32_t FromPoll(unsigned revents) {
-  uint32_t out = 0;
-  if (revents & (POLLIN | POLLPRI | POLLRDHUP)) out |= kPollRead;
-  if (revents & POLLOUT) out |= kPollWrite;
-  if (revents & (POLLERR | POLLHUP | POLLNVAL)) out |= kPollError;
-  return out;
-}
 
 // user_data: the tag in the high half (0 for requests whose completion means nothing, such as
 // removals), the fd in the low half.
@@ -113,7 +98,7 @@ class IoUringPoller final : public Poller {
       if (it == fds_.end() || it->second.armed_tag != 0 || it->second.events == 0) continue;
       io_uring_sqe* sqe = NextSqe();
       if (sqe == nullptr) return absl::ResourceExhaustedError("io_uring: no submission entry");
-      io_uring_prep_poll_add(sqe, fd, ToPoll(it->second.events));
+      io_uring_prep_poll_add(sqe, fd, poller_internal::ToPollMask(it->second.events));
       it->second.armed_tag = NextTag();
       io_uring_sqe_set_data64(sqe, UserData(it->second.armed_tag, fd));
     }
@@ -196,7 +181,8 @@ class IoUringPoller final : public Poller {
     it->second.armed_tag = 0;
     to_arm_.push_back(fd);
     if (result == -ECANCELED) return;
-    const uint32_t events = result < 0 ? kPollError : FromPoll(static_cast<unsigned>(result));
+    const uint32_t events =
+        result < 0 ? kPollError : poller_internal::FromPollMask(static_cast<unsigned>(result));
     if (events != 0) ready->push_back({it->second.token, events});
   }
 

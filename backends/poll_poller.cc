@@ -11,24 +11,16 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "backends/poll_mask.h"
 #include "backends/poller.h"
 
 namespace gust {
 namespace {
 
-short ToPoll(uint32_t events) {
-  short out = 0;
-  if (events & kPollRead) out |= POLLIN | POLLPRI | POLLRDHUP;
-  if (events & kPollWrite) out |= POLLOUT;
-  return out;
-}
+short ToPoll(uint32_t events) { return static_cast<short>(poller_internal::ToPollMask(events)); }
 
 uint32_t FromPoll(short revents) {
-  uint32_t out = 0;
-  if (revents & (POLLIN | POLLPRI | POLLRDHUP)) out |= kPollRead;
-  if (revents & POLLOUT) out |= kPollWrite;
-  if (revents & (POLLERR | POLLHUP | POLLNVAL)) out |= kPollError;
-  return out;
+  return poller_internal::FromPollMask(static_cast<unsigned short>(revents));
 }
 
 class PollPoller final : public Poller {

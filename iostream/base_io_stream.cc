@@ -35,6 +35,7 @@ const char* Find(absl::string_view haystack, absl::string_view needle) {
   }
   return nullptr;
 }
+
 // A write at least this large, queued when nothing else is, goes to the fd at once (as in
 // Tornado) instead of at the end of the iteration: coalescing gains nothing at this size, and
 // sending early lets the peer start on it. Smaller writes are gathered into one writev.
@@ -407,7 +408,7 @@ void BaseIOStream::ReadToBufferLoop() {
     if (!ReadToBuffer()) break;
     // A read that did not fill its room found the fd drained: asking again would only get
     // EAGAIN (a level-triggered poller reports anything that arrives later).
-    if (last_read_short_) break;
+    if (fd_drained_) break;
     if (target != 0 && Available() >= target) break;
     if (read_.kind == ReadKind::kUntil ||
         (read_.kind == ReadKind::kRegex && read_buffer_.size() >= next_regex_check)) {
@@ -447,8 +448,8 @@ bool BaseIOStream::ReadToBuffer() {
     target = read_buffer_.PrepareAppend(read_chunk_size_).first(read_chunk_size_);
   }
   absl::StatusOr<std::optional<size_t>> result = ReadFromFd(target);
-  last_read_short_ = result.ok() && result->has_value() && **result < target.size();
-  fd_drained_ = last_read_short_ || (result.ok() && !result->has_value());
+  // Drained: the read left room in its buffer, or found nothing (EAGAIN).
+  fd_drained_ = result.ok() && (!result->has_value() || **result < target.size());
   drained_iteration_ = loop_.iteration();
   if (!result.ok()) {
     const absl::Status error = result.status();
@@ -705,7 +706,6 @@ bool BaseIOStream::WatchingForClose() const {
 void BaseIOStream::HandleEvents(int fd, uint32_t events) {
   if (closed_) return;
   handling_events_ = true;
-  if (events & (IOLoop::kRead | IOLoop::kError)) fd_drained_ = false;
   if (!connecting_) {
     const uint32_t cross = CrossWaits();
     if ((cross & IOLoop::kWrite) && (events & IOLoop::kWrite)) events |= IOLoop::kRead;

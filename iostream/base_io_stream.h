@@ -387,9 +387,10 @@ class BaseIOStream {
   int inline_reads_ = 0;
   bool read_deferred_ = false;  // the pending read waits for the loop (fairness)
   bool reads_held_ = false;     // the unsent writes passed the high-water mark (backpressure)
-  bool last_read_short_ = false;  // the last ReadFromFd left room in its buffer
-  bool fd_drained_ = false;       // ... or found nothing, and no readiness has come since
-  uint64_t drained_iteration_ = 0;  // the loop iteration of that read
+  // The last ReadFromFd left room in its buffer or found nothing, in loop iteration
+  // drained_iteration_: until the next wait, reading the fd again would only get EAGAIN.
+  bool fd_drained_ = false;
+  uint64_t drained_iteration_ = 0;
   bool unwanted_event_seen_ = false;  // readiness came with no read pending (see HandleEvents)
 
   internal::WriteBuffer write_buffer_;

@@ -125,24 +125,29 @@ void IOStream::Connect(const SocketAddress& address, ConnectCallback callback,
                            const absl::StatusOr<IOStream*>& result) mutable { callback(result); });
 }
 
-absl::StatusOr<SocketAddress> IOStream::peer_address() const {
-  if (closed()) return absl::FailedPreconditionError("peer_address: the stream is closed");
+namespace {
+
+// getpeername or getsockname of `fd`, as a SocketAddress or the system's error.
+absl::StatusOr<SocketAddress> SocketName(int fd, bool peer) {
   sockaddr_storage address;
   socklen_t size = sizeof(address);
-  if (getpeername(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-    return ErrnoError(errno, "getpeername");
+  sockaddr* const raw = reinterpret_cast<sockaddr*>(&address);
+  if ((peer ? getpeername(fd, raw, &size) : getsockname(fd, raw, &size)) != 0) {
+    return ErrnoError(errno, peer ? "getpeername" : "getsockname");
   }
-  return SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&address), size);
+  return SocketAddress::FromSockaddr(raw, size);
+}
+
+}  // namespace
+
+absl::StatusOr<SocketAddress> IOStream::peer_address() const {
+  if (closed()) return absl::FailedPreconditionError("peer_address: the stream is closed");
+  return SocketName(fd_, /*peer=*/true);
 }
 
 absl::StatusOr<SocketAddress> IOStream::local_address() const {
   if (closed()) return absl::FailedPreconditionError("local_address: the stream is closed");
-  sockaddr_storage address;
-  socklen_t size = sizeof(address);
-  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-    return ErrnoError(errno, "getsockname");
-  }
-  return SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&address), size);
+  return SocketName(fd_, /*peer=*/false);
 }
 
 absl::StatusOr<IOStream::DetachedSocket> IOStream::DetachSocket() {
