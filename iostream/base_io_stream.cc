@@ -367,6 +367,16 @@ void BaseIOStream::TryInlineRead() {
   }
   --inline_reads_;  // it did not finish inline
   if (HasReadableInput()) return DeferRead();
+  WaitForFd();
+}
+
+void BaseIOStream::WaitForFd() {
+  // A partial line keeps a few bytes, not the chunk they came in (see FinishRead).
+  read_buffer_.ShrinkToFit();
+  // This stream has answered all it could: its answers go out now, one system call as at the
+  // end of the iteration, while its buffer is still hot and before other streams' answers pile
+  // up in memory beside it.
+  if (flush_scheduled_ && !connecting_ && !handling_events_) HandleWrite();
   UpdateInterest(/*drop_extra=*/false);
 }
 
@@ -445,7 +455,11 @@ bool BaseIOStream::ReadToBuffer() {
     }
     target = absl::MakeSpan(read_.direct).subspan(read_.direct_filled);
   } else {
-    target = read_buffer_.PrepareAppend(read_chunk_size_).first(read_chunk_size_);
+    // Whatever room the storage has, up to a chunk, once at least half a chunk is free: a few
+    // bytes of a line left over must not make every read move them to a larger block.
+    target = read_buffer_.PrepareAppend(std::max<size_t>(1, read_chunk_size_ / 2),
+                                        read_chunk_size_);
+    target = target.first(std::min(target.size(), read_chunk_size_));
   }
   absl::StatusOr<std::optional<size_t>> result = ReadFromFd(target);
   // Drained: the read left room in its buffer, or found nothing (EAGAIN).
@@ -564,7 +578,9 @@ void BaseIOStream::FinishRead(size_t size) {
     EndRead(promise, into_promise);
     promise->SetResult(std::move(result));
   }
-  read_buffer_.ReleaseIfEmpty();
+  // While ready streams are dispatched, each reads into a chunk-sized block before any of their
+  // readers runs: giving the block back here keeps one in use at a time, not one per stream.
+  read_buffer_.ShrinkToFit();
 }
 
 void BaseIOStream::FailRead(const absl::Status& status) {
@@ -759,7 +775,8 @@ void BaseIOStream::TryFinishAfterEvent() {
     return Close(pos.status());
   }
   if (pos->has_value()) return FinishRead(**pos);
-  if (HasReadableInput()) DeferRead();
+  if (HasReadableInput()) return DeferRead();
+  read_buffer_.ShrinkToFit();
 }
 
 void BaseIOStream::UpdateInterest(bool drop_extra) {

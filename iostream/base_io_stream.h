@@ -7,7 +7,8 @@
 // call) can satisfy returns a future that is already done, so `co_await` continues at once.
 // Writes: any number may be pending; their futures resolve in order, each once every byte up to
 // and including it has been accepted by the fd. Writes made during one loop iteration are sent
-// together, in one writev(), at the end of that iteration.
+// together, in one writev(): when the stream's pending read has to wait for the fd (it has
+// answered everything it had), else at the end of that iteration.
 //
 // Semantics follow Tornado 6.1+: every write future resolves (or fails); Close() fails every
 // pending future and then schedules the close callback; data received before a close is never
@@ -329,6 +330,8 @@ class BaseIOStream {
   void EndRead(std::optional<Promise<std::string>>& promise,
                std::optional<Promise<size_t>>& into_promise);
   void TryInlineRead();
+  // The pending read cannot finish before the fd has more: readies the stream to wait.
+  void WaitForFd();
   // Makes the pending read wait for the loop's next iteration (fairness, or input the poller
   // cannot see); until then, readiness of the fd is left alone.
   void DeferRead();

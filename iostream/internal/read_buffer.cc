@@ -1,6 +1,7 @@
 #include "iostream/internal/read_buffer.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <vector>
 
@@ -12,6 +13,9 @@ namespace {
 // burst of data (an idle stream holds none). A few such blocks are kept per thread, so that
 // this costs neither malloc nor the page faults of a heap that shrinks and grows back.
 constexpr size_t kCachedCapacity = 64 * 1024;
+// ShrinkToFit leaves storage this small alone, and never makes less.
+constexpr size_t kSmallCapacity = 4096;
+constexpr size_t kMinCapacity = 64;
 constexpr size_t kMaxCachedBlocks = 32;
 thread_local std::vector<std::unique_ptr<char[]>> cached_blocks;
 
@@ -32,7 +36,7 @@ void Free(std::unique_ptr<char[]> block, size_t capacity) {
 
 }  // namespace
 
-absl::Span<char> ReadBuffer::PrepareAppend(size_t min_free) {
+absl::Span<char> ReadBuffer::PrepareAppend(size_t min_free, size_t min_capacity) {
   if (capacity_ - end_ < min_free) {
     const size_t live = size();
     if (start_ >= live && capacity_ - live >= min_free) {
@@ -40,7 +44,10 @@ absl::Span<char> ReadBuffer::PrepareAppend(size_t min_free) {
       // more than the bytes consumed since the last move.
       std::memmove(data_.get(), data_.get() + start_, live);
     } else {
-      const size_t capacity = std::max(capacity_ * 2, live + min_free);
+      // Powers of two, so that a stream holding part of a line gets a cached chunk-sized block
+      // back, not a block of chunk + line that nothing reuses.
+      const size_t capacity =
+          std::bit_ceil(std::max({capacity_ * 2, live + min_free, min_capacity}));
       std::unique_ptr<char[]> data = Allocate(capacity);
       if (live > 0) std::memcpy(data.get(), data_.get() + start_, live);
       Free(std::move(data_), capacity_);
@@ -68,7 +75,7 @@ void ReadBuffer::Prepend(absl::string_view data) {
     return;
   }
   const size_t live = size();
-  const size_t capacity = std::max(capacity_, live + data.size());
+  const size_t capacity = std::bit_ceil(std::max(capacity_, live + data.size()));
   std::unique_ptr<char[]> block = Allocate(capacity);
   std::memcpy(block.get(), data.data(), data.size());
   if (live > 0) std::memcpy(block.get() + data.size(), data_.get() + start_, live);
@@ -93,6 +100,20 @@ void ReadBuffer::TakeInto(size_t n, char* out) {
 void ReadBuffer::Consume(size_t n) {
   start_ += n;
   if (start_ == end_) start_ = end_ = 0;
+}
+
+void ReadBuffer::ShrinkToFit() {
+  if (empty()) return ReleaseIfEmpty();
+  const size_t live = size();
+  const size_t fit = std::bit_ceil(std::max(live, kMinCapacity));
+  if (capacity_ <= kSmallCapacity || capacity_ < 4 * fit) return;
+  std::unique_ptr<char[]> block = Allocate(fit);
+  std::memcpy(block.get(), data_.get() + start_, live);
+  Free(std::move(data_), capacity_);
+  data_ = std::move(block);
+  capacity_ = fit;
+  start_ = 0;
+  end_ = live;
 }
 
 void ReadBuffer::ReleaseIfEmpty() {

@@ -3,8 +3,8 @@
 // One contiguous allocation with a start offset: consuming from the front is O(1), and the dead
 // prefix is reclaimed by one memmove only when it is at least as large as the live data, so
 // every byte is moved O(1) times in amortized terms, however small the reads (a naive
-// erase-from-front would make many small reads quadratic). The storage is uninitialized and is
-// released when the buffer empties, so an idle stream holds no read buffer.
+// erase-from-front would make many small reads quadratic). The storage is uninitialized, sized in
+// powers of two, and released when the buffer empties, so an idle stream holds no read buffer.
 
 #ifndef GUST_IOSTREAM_INTERNAL_READ_BUFFER_H_
 #define GUST_IOSTREAM_INTERNAL_READ_BUFFER_H_
@@ -27,8 +27,9 @@ class ReadBuffer {
   absl::string_view view() const { return absl::string_view(data_.get() + start_, size()); }
 
   // A writable span of at least `min_free` bytes after the data; CommitAppend(n) then adds the
-  // first n bytes written there.
-  absl::Span<char> PrepareAppend(size_t min_free);
+  // first n bytes written there. Storage it has to allocate holds at least `min_capacity` bytes
+  // (a stream asks for a chunk-sized block, which comes from the thread's cache).
+  absl::Span<char> PrepareAppend(size_t min_free, size_t min_capacity = 0);
   void CommitAppend(size_t n) { end_ += n; }
 
   void Append(absl::string_view data);
@@ -42,6 +43,11 @@ class ReadBuffer {
 
   // Frees the storage if the buffer is empty.
   void ReleaseIfEmpty();
+  // Frees the storage if the buffer is empty, and moves the data to smaller storage if it fills
+  // a quarter or less of more than 4 KiB: a stream holding the rest of a batch of lines, or
+  // waiting for the rest of one, keeps a few bytes, not the chunk it read them with. Moving them
+  // costs at most a quarter of the bytes read into that storage.
+  void ShrinkToFit();
 
  private:
   std::unique_ptr<char[]> data_;
