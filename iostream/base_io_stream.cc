@@ -90,11 +90,13 @@ void BaseIOStream::ReadBytes(size_t num_bytes, bool partial, ReadCallback callba
 
 Future<std::string> BaseIOStream::ReadBytesImpl(size_t num_bytes, bool partial,
                                                 ReadCallback callback) {
-  PendingRead read;
-  read.kind = ReadKind::kBytes;
-  read.num_bytes = num_bytes;
-  read.partial = partial;
-  return BeginRead(std::move(read), std::move(callback));
+  if (absl::Status refused = CheckCanRead(absl::OkStatus()); !refused.ok()) {
+    return RefuseRead(std::move(refused), std::move(callback));
+  }
+  read_.kind = ReadKind::kBytes;
+  read_.num_bytes = num_bytes;
+  read_.partial = partial;
+  return StartRead(std::move(callback));
 }
 
 Future<std::string> BaseIOStream::ReadBytesStreaming(size_t num_bytes,
@@ -105,11 +107,13 @@ Future<std::string> BaseIOStream::ReadBytesStreaming(size_t num_bytes,
 Future<std::string> BaseIOStream::ReadBytesStreaming(size_t num_bytes,
                                                      StreamingCallback streaming_callback,
                                                      ReadCallback callback) {
-  PendingRead read;
-  read.kind = ReadKind::kBytes;
-  read.num_bytes = num_bytes;
-  read.streaming = std::make_shared<StreamingCallback>(std::move(streaming_callback));
-  return BeginRead(std::move(read), std::move(callback));
+  if (absl::Status refused = CheckCanRead(absl::OkStatus()); !refused.ok()) {
+    return RefuseRead(std::move(refused), std::move(callback));
+  }
+  read_.kind = ReadKind::kBytes;
+  read_.num_bytes = num_bytes;
+  read_.streaming = std::make_shared<StreamingCallback>(std::move(streaming_callback));
+  return StartRead(std::move(callback));
 }
 
 Future<std::string> BaseIOStream::ReadUntil(absl::string_view delimiter, size_t max_bytes) {
@@ -131,11 +135,13 @@ Future<std::string> BaseIOStream::ReadUntilImpl(absl::string_view delimiter, siz
         absl::StrCat("ReadUntil: max_bytes ", max_bytes, " is smaller than the delimiter (",
                      delimiter.size(), " bytes)"));
   }
-  PendingRead read;
-  read.kind = ReadKind::kUntil;
-  read.delimiter = std::string(delimiter);
-  read.max_bytes = max_bytes;
-  return BeginRead(std::move(read), std::move(callback), std::move(invalid));
+  if (absl::Status refused = CheckCanRead(std::move(invalid)); !refused.ok()) {
+    return RefuseRead(std::move(refused), std::move(callback));
+  }
+  read_.kind = ReadKind::kUntil;
+  read_.delimiter.assign(delimiter.data(), delimiter.size());  // keeps its storage
+  read_.max_bytes = max_bytes;
+  return StartRead(std::move(callback));
 }
 
 Future<std::string> BaseIOStream::ReadUntilRegex(absl::string_view pattern, size_t max_bytes) {
@@ -173,23 +179,19 @@ Future<std::string> BaseIOStream::ReadUntilRegexImpl(
   if (invalid.ok() && (*regex == nullptr || !(*regex)->ok())) {
     invalid = absl::InvalidArgumentError("ReadUntilRegex: null or invalid RE2");
   }
-  PendingRead read;
-  read.kind = ReadKind::kRegex;
-  if (invalid.ok()) read.regex = *std::move(regex);
-  read.max_bytes = max_bytes;
-  return BeginRead(std::move(read), std::move(callback), std::move(invalid));
+  if (absl::Status refused = CheckCanRead(std::move(invalid)); !refused.ok()) {
+    return RefuseRead(std::move(refused), std::move(callback));
+  }
+  read_.kind = ReadKind::kRegex;
+  read_.regex = *std::move(regex);
+  read_.max_bytes = max_bytes;
+  return StartRead(std::move(callback));
 }
 
-Future<std::string> BaseIOStream::ReadUntilClose() {
-  PendingRead read;
-  read.kind = ReadKind::kUntilClose;
-  return BeginRead(std::move(read), nullptr);
-}
+Future<std::string> BaseIOStream::ReadUntilClose() { return ReadUntilCloseImpl(nullptr, nullptr); }
 
 void BaseIOStream::ReadUntilClose(ReadCallback callback) {
-  PendingRead read;
-  read.kind = ReadKind::kUntilClose;
-  BeginRead(std::move(read), std::move(callback));
+  ReadUntilCloseImpl(nullptr, std::move(callback));
 }
 
 Future<std::string> BaseIOStream::ReadUntilCloseStreaming(StreamingCallback streaming_callback) {
@@ -198,10 +200,18 @@ Future<std::string> BaseIOStream::ReadUntilCloseStreaming(StreamingCallback stre
 
 Future<std::string> BaseIOStream::ReadUntilCloseStreaming(StreamingCallback streaming_callback,
                                                           ReadCallback callback) {
-  PendingRead read;
-  read.kind = ReadKind::kUntilClose;
-  read.streaming = std::make_shared<StreamingCallback>(std::move(streaming_callback));
-  return BeginRead(std::move(read), std::move(callback));
+  return ReadUntilCloseImpl(std::make_shared<StreamingCallback>(std::move(streaming_callback)),
+                            std::move(callback));
+}
+
+Future<std::string> BaseIOStream::ReadUntilCloseImpl(
+    std::shared_ptr<StreamingCallback> streaming_callback, ReadCallback callback) {
+  if (absl::Status refused = CheckCanRead(absl::OkStatus()); !refused.ok()) {
+    return RefuseRead(std::move(refused), std::move(callback));
+  }
+  read_.kind = ReadKind::kUntilClose;
+  read_.streaming = std::move(streaming_callback);
+  return StartRead(std::move(callback));
 }
 
 Future<size_t> BaseIOStream::ReadInto(absl::Span<char> buffer, bool partial) {
@@ -214,51 +224,67 @@ void BaseIOStream::ReadInto(absl::Span<char> buffer, bool partial, ReadIntoCallb
 
 Future<size_t> BaseIOStream::ReadIntoImpl(absl::Span<char> buffer, bool partial,
                                           ReadIntoCallback callback) {
-  PendingRead read;
-  read.kind = ReadKind::kInto;
-  read.into = buffer;
-  read.num_bytes = buffer.size();
-  read.partial = partial;
-  Future<size_t> future = read.into_promise.emplace().future();
+  absl::Status refused = CheckCanRead(absl::OkStatus());
+  const bool start = refused.ok();
+  Future<size_t> future;
+  if (start) {
+    read_.kind = ReadKind::kInto;
+    read_.into = buffer;
+    read_.num_bytes = buffer.size();
+    read_.partial = partial;
+    future = read_.into_promise.emplace().future();
+  } else {
+    future = MakeReadyFuture<size_t>(std::move(refused));
+  }
   if (callback != nullptr) {
     future.AddDoneCallback(
         [callback = std::move(callback)](const absl::StatusOr<size_t>& result) mutable {
           callback(result);
         });
   }
-  StartRead(std::move(read), absl::OkStatus());
+  if (start) {
+    unwanted_event_seen_ = false;
+    TryInlineRead();
+  }
   return future;
 }
 
-Future<std::string> BaseIOStream::BeginRead(PendingRead&& read, ReadCallback callback,
-                                            absl::Status invalid) {
-  Future<std::string> future = read.promise.emplace().future();
+absl::Status BaseIOStream::CheckCanRead(absl::Status invalid) const {
+  if (invalid.ok() && reading()) {
+    return closed_ ? StreamClosedError(error_)
+                   : absl::FailedPreconditionError(
+                         "Already reading: a stream allows one pending read at a time");
+  }
+  return invalid;
+}
+
+namespace {
+
+void AttachReadCallback(const Future<std::string>& future,
+                        BaseIOStream::ReadCallback callback) {
+  if (callback == nullptr) return;
+  future.AddDoneCallback(
+      [callback = std::move(callback)](const absl::StatusOr<std::string>& result) mutable {
+        callback(result);
+      });
+}
+
+}  // namespace
+
+Future<std::string> BaseIOStream::RefuseRead(absl::Status refused, ReadCallback callback) {
+  Future<std::string> future = MakeReadyFuture<std::string>(std::move(refused));
+  AttachReadCallback(future, std::move(callback));
+  return future;
+}
+
+Future<std::string> BaseIOStream::StartRead(ReadCallback callback) {
+  Future<std::string> future = read_.promise.emplace().future();
   // The callback is attached before the read starts, so that it is scheduled before the close
   // callback even when the read fails inside this call (and closes the stream).
-  if (callback != nullptr) {
-    future.AddDoneCallback(
-        [callback = std::move(callback)](const absl::StatusOr<std::string>& result) mutable {
-          callback(result);
-        });
-  }
-  StartRead(std::move(read), std::move(invalid));
-  return future;
-}
-
-void BaseIOStream::StartRead(PendingRead&& read, absl::Status invalid) {
-  if (invalid.ok() && reading()) {
-    invalid = closed_ ? StreamClosedError(error_)
-                      : absl::FailedPreconditionError(
-                            "Already reading: a stream allows one pending read at a time");
-  }
-  if (!invalid.ok()) {
-    if (read.promise.has_value()) read.promise->SetResult(invalid);
-    if (read.into_promise.has_value()) read.into_promise->SetResult(invalid);
-    return;
-  }
-  read_ = std::move(read);
+  AttachReadCallback(future, std::move(callback));
   unwanted_event_seen_ = false;
   TryInlineRead();
+  return future;
 }
 
 size_t BaseIOStream::Available() const {

@@ -319,13 +319,17 @@ class BaseIOStream {
   static absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(absl::string_view pattern);
   Future<std::string> ReadUntilRegexImpl(absl::StatusOr<std::shared_ptr<const re2::RE2>> regex,
                                          size_t max_bytes, ReadCallback callback);
+  Future<std::string> ReadUntilCloseImpl(std::shared_ptr<StreamingCallback> streaming_callback,
+                                         ReadCallback callback);
   Future<size_t> ReadIntoImpl(absl::Span<char> buffer, bool partial, ReadIntoCallback callback);
-  // Makes `read`'s future, attaches `callback` (if any), and starts the read.
-  Future<std::string> BeginRead(PendingRead&& read, ReadCallback callback,
-                                absl::Status invalid = absl::OkStatus());
-  // Starts `read`, or fails its future at once: with `invalid` if that is not OK (bad
-  // arguments), else if a read is pending already.
-  void StartRead(PendingRead&& read, absl::Status invalid);
+  // Every read starts in three steps, so that read_ is filled in place (this is once per line):
+  // CheckCanRead says why the read cannot start (`invalid`, if not OK: bad arguments; else a
+  // read is pending already), RefuseRead then makes the failed future; otherwise the caller
+  // sets read_'s fields for its kind and StartRead makes the future, attaches `callback` (if
+  // any) and starts the read.
+  absl::Status CheckCanRead(absl::Status invalid) const;
+  Future<std::string> RefuseRead(absl::Status refused, ReadCallback callback);
+  Future<std::string> StartRead(ReadCallback callback);
   // Ends the pending read: read_ is empty again, and its promises are handed back.
   void EndRead(std::optional<Promise<std::string>>& promise,
                std::optional<Promise<size_t>>& into_promise);
