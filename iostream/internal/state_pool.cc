@@ -14,43 +14,35 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
-class ThreadPool {
- public:
-  ~ThreadPool() {
-    for (FreeBlock*& head : heads_) {
+// Plain data, so that reaching it is one thread-pointer-relative access: a thread_local with a
+// destructor goes through an initialization check on every use (twice per pipelined line).
+struct ThreadPool {
+  FreeBlock* heads[kClasses];
+  size_t counts[kClasses];
+  bool releaser_made;
+  bool destroyed;  // the thread is exiting: blocks freed from now on go to the allocator
+};
+thread_local ThreadPool pool;
+
+// Frees the thread's pooled blocks when the thread exits; made on the thread's first Free.
+struct PoolReleaser {
+  PoolReleaser() = default;
+  ~PoolReleaser() {
+    for (FreeBlock*& head : pool.heads) {
       while (head != nullptr) {
         FreeBlock* block = head;
         head = block->next;
         ::operator delete(block);
       }
     }
-    destroyed = true;
+    pool.destroyed = true;
   }
-
-  void* Allocate(size_t index) {
-    FreeBlock* block = heads_[index];
-    if (block == nullptr) return ::operator new((index + 1) * kGranule);
-    heads_[index] = block->next;
-    --counts_[index];
-    return block;
-  }
-
-  void Free(void* memory, size_t index) {
-    if (counts_[index] >= kMaxBlocksPerClass) return ::operator delete(memory);
-    heads_[index] = new (memory) FreeBlock{heads_[index]};
-    ++counts_[index];
-  }
-
-  // Set once the thread's pool is gone (thread exit): blocks freed later go to the allocator.
-  static thread_local bool destroyed;
-
- private:
-  FreeBlock* heads_[kClasses] = {};
-  size_t counts_[kClasses] = {};
 };
 
-thread_local bool ThreadPool::destroyed = false;
-thread_local ThreadPool pool;
+void RegisterPoolReleaser() {
+  thread_local PoolReleaser releaser;
+  (void)releaser;
+}
 
 size_t ClassOf(size_t size) { return (size + kGranule - 1) / kGranule - 1; }
 
@@ -58,14 +50,26 @@ size_t ClassOf(size_t size) { return (size + kGranule - 1) / kGranule - 1; }
 
 void* PoolAllocate(size_t size) {
   const size_t index = ClassOf(size);
-  if (index >= kClasses || ThreadPool::destroyed) return ::operator new((index + 1) * kGranule);
-  return pool.Allocate(index);
+  if (index >= kClasses || pool.heads[index] == nullptr) {
+    return ::operator new((index + 1) * kGranule);
+  }
+  FreeBlock* block = pool.heads[index];
+  pool.heads[index] = block->next;
+  --pool.counts[index];
+  return block;
 }
 
 void PoolFree(void* block, size_t size) {
   const size_t index = ClassOf(size);
-  if (index >= kClasses || ThreadPool::destroyed) return ::operator delete(block);
-  pool.Free(block, index);
+  if (index >= kClasses || pool.destroyed || pool.counts[index] >= kMaxBlocksPerClass) {
+    return ::operator delete(block);
+  }
+  if (!pool.releaser_made) {
+    pool.releaser_made = true;
+    RegisterPoolReleaser();
+  }
+  pool.heads[index] = new (block) FreeBlock{pool.heads[index]};
+  ++pool.counts[index];
 }
 
 }  // namespace internal
