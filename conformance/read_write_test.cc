@@ -858,6 +858,29 @@ TEST_P(ReadWriteTest, BufferHeapBytesCountsBothBuffers) {
   EXPECT_LT(s.writer->buffer_heap_bytes(), 256u);
 }
 
+// Not in Tornado: a stream waiting for the rest of a line holds that part of the line, not the
+// 64 KiB chunk it was read with; ten thousand connections stopped mid-line then cost kilobytes
+// each, not a chunk each.
+TEST_P(ReadWriteTest, AStreamWaitingMidLineKeepsTheLineNotTheChunk) {
+  StreamPair s = MakePair();
+  std::string data;
+  for (int i = 0; i < 1000; ++i) data += "line\r\n";
+  data += "partial";
+  ASSERT_TRUE(Await(s.writer->Write(data)).ok());
+  for (int i = 0; i < 1000; ++i) {
+    absl::StatusOr<std::string> line = Await(s.reader->ReadUntil("\r\n"));
+    ASSERT_TRUE(line.ok()) << line.status();
+    ASSERT_EQ(*line, "line\r\n");
+  }
+  Future<std::string> rest = s.reader->ReadUntil("\r\n");
+  EXPECT_FALSE(rest.done());
+  EXPECT_LE(s.reader->buffer_heap_bytes(), 4096u);
+  ASSERT_TRUE(Await(s.writer->Write("\r\n")).ok());
+  absl::StatusOr<std::string> last = Await(rest);
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, "partial\r\n");
+}
+
 // B100: Tornado 4 never called the read callback of an unsatisfiable read found inline; gust
 // calls it with the failure (every callback hears how its operation ended), before the close
 // callback, as for any read pending at a close (B051).

@@ -111,6 +111,46 @@ TEST(ReadBufferTest, SmallConsumesAreAmortizedConstant) {
   EXPECT_LT(buffer.capacity(), 64 * 1024u);
 }
 
+// A stream that asks for half a chunk of room while it holds a few bytes (the start of a line)
+// gets a chunk-sized block, the size the thread's cache holds, not a chunk plus those bytes.
+TEST(ReadBufferTest, GrowsInPowersOfTwoAndAtLeastToTheCapacityAskedFor) {
+  ReadBuffer buffer;
+  buffer.PrepareAppend(1, 64 * 1024);
+  EXPECT_EQ(buffer.capacity(), 64 * 1024u);
+  buffer.Append(std::string(64 * 1024 - 60, 'a'));
+  buffer.Append(std::string(60, 'b'));
+  buffer.Consume(64 * 1024 - 60);
+  buffer.ShrinkToFit();
+  ASSERT_EQ(buffer.capacity(), 64u);
+  absl::Span<char> room = buffer.PrepareAppend(32 * 1024, 64 * 1024);
+  EXPECT_EQ(buffer.capacity(), 64 * 1024u);
+  EXPECT_EQ(room.size(), 64 * 1024u - 60);
+  EXPECT_EQ(buffer.view(), std::string(60, 'b'));
+  buffer.PrepareAppend(100 * 1024);  // more than it has: doubling, to a power of two
+  EXPECT_EQ(buffer.capacity(), 128 * 1024u);
+  EXPECT_EQ(buffer.view(), std::string(60, 'b'));
+}
+
+// What a stream keeps while it waits for the rest of a line: the line's bytes, not the block
+// they were read into; small storage is left alone (moving it would gain nothing).
+TEST(ReadBufferTest, ShrinkToFitMovesALittleDataOutOfALargeBlock) {
+  ReadBuffer buffer;
+  buffer.Append(std::string(20000, 'a') + "tail");
+  ASSERT_GE(buffer.capacity(), 20004u);
+  buffer.Consume(10000);
+  buffer.ShrinkToFit();  // 10004 bytes fill more than a quarter of 32 KiB: kept
+  EXPECT_EQ(buffer.capacity(), 32 * 1024u);
+  buffer.Consume(10000);
+  buffer.ShrinkToFit();
+  EXPECT_EQ(buffer.capacity(), 64u);
+  EXPECT_EQ(buffer.view(), "tail");
+  buffer.ShrinkToFit();
+  EXPECT_EQ(buffer.capacity(), 64u);
+  buffer.Consume(4);
+  buffer.ShrinkToFit();
+  EXPECT_EQ(buffer.capacity(), 0u);
+}
+
 TEST(ReadBufferTest, ReleasesStorageWhenEmpty) {
   ReadBuffer buffer;
   buffer.Append("abc");
