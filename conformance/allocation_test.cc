@@ -105,5 +105,22 @@ TEST_F(AllocationTest, PipelinedEchoAllocatesAtMostOncePerLine) {
   close(client);
 }
 
+// As seastar's: a future made ready holds its result and allocates nothing, even on a thread
+// whose pools are cold and which has no loop; so does a copy of it.
+TEST_F(AllocationTest, AReadyFutureAllocatesNothing) {
+  long counted = -1;
+  std::thread([&counted] {
+    allocations.store(0);
+    counting.store(true);
+    Future<int> ready = MakeReadyFuture<int>(7);
+    Future<int> copy = ready;
+    Future<void> done = MakeReadyFuture<void>(absl::OkStatus());
+    const bool as_expected = ready.done() && copy.result().value() == 7 && done.result().ok();
+    counting.store(false);
+    counted = as_expected ? allocations.load() : -1;
+  }).join();
+  EXPECT_EQ(counted, 0);
+}
+
 }  // namespace
 }  // namespace gust

@@ -278,13 +278,26 @@ Future<std::string> BaseIOStream::RefuseRead(absl::Status refused, ReadCallback 
 }
 
 Future<std::string> BaseIOStream::StartRead(ReadCallback callback) {
-  Future<std::string> future = read_.promise.emplace().future();
-  // The callback is attached before the read starts, so that it is scheduled before the close
-  // callback even when the read fails inside this call (and closes the stream).
-  AttachReadCallback(future, std::move(callback));
   unwanted_event_seen_ = false;
+  if (callback != nullptr) {
+    // The callback is attached before the read starts, so that it is scheduled before the close
+    // callback even when the read fails inside this call (and closes the stream).
+    Future<std::string> future = read_.promise.emplace().future();
+    AttachReadCallback(future, std::move(callback));
+    TryInlineRead();
+    return future;
+  }
+  // The promise is made only for a read that has to wait: one that the buffer (or the fd, read
+  // now) satisfies settles into inline_result_, and its future holds the result without
+  // allocating (pipelined lines: 15 of 16 reads).
   TryInlineRead();
-  return future;
+  if (inline_result_.has_value()) {
+    Future<std::string> future = MakeReadyFuture<std::string>(*std::move(inline_result_));
+    inline_result_.reset();
+    return future;
+  }
+  GUST_DCHECK(reading(), "a read neither settled nor pending");
+  return read_.promise.emplace().future();
 }
 
 size_t BaseIOStream::Available() const {
@@ -570,8 +583,10 @@ void BaseIOStream::SettleReadAtEnd(const absl::Status& closed_error) {
 // whole PendingRead in and out cost more than the delimiter search (callgrind, pipelined lines).
 void BaseIOStream::EndRead(std::optional<Promise<std::string>>& promise,
                            std::optional<Promise<size_t>>& into_promise) {
-  promise.swap(read_.promise);
-  into_promise.swap(read_.into_promise);
+  promise = std::move(read_.promise);
+  read_.promise.reset();
+  into_promise = std::move(read_.into_promise);
+  read_.into_promise.reset();
   read_.kind = ReadKind::kNone;
   read_.num_bytes = 0;
   read_.partial = false;
@@ -598,11 +613,11 @@ void BaseIOStream::FinishRead(size_t size) {
     std::string result = std::move(read_.direct);
     read_.direct = std::string();
     EndRead(promise, into_promise);
-    promise->SetResult(std::move(result));
+    ResolveRead(promise, std::move(result));
   } else {
     std::string result = read_buffer_.Take(size);
     EndRead(promise, into_promise);
-    promise->SetResult(std::move(result));
+    ResolveRead(promise, std::move(result));
   }
   // While ready streams are dispatched, each reads into a chunk-sized block before any of their
   // readers runs: giving the block back here keeps one in use at a time, not one per stream.
@@ -622,8 +637,20 @@ void BaseIOStream::FailRead(const absl::Status& status) {
   std::optional<Promise<std::string>> promise;
   std::optional<Promise<size_t>> into_promise;
   EndRead(promise, into_promise);
-  if (into_promise.has_value()) into_promise->SetResult(status);
-  if (promise.has_value()) promise->SetResult(status);
+  if (into_promise.has_value()) {
+    into_promise->SetResult(status);
+  } else {
+    ResolveRead(promise, status);
+  }
+}
+
+void BaseIOStream::ResolveRead(std::optional<Promise<std::string>>& promise,
+                               absl::StatusOr<std::string> result) {
+  if (promise.has_value()) {
+    promise->SetResult(std::move(result));
+  } else {
+    inline_result_.emplace(std::move(result));  // inside StartRead, which returns it
+  }
 }
 
 // --- Writes ----------------------------------------------------------------------------------

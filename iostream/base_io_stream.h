@@ -333,6 +333,10 @@ class BaseIOStream {
   // Ends the pending read: read_ is empty again, and its promises are handed back.
   void EndRead(std::optional<Promise<std::string>>& promise,
                std::optional<Promise<size_t>>& into_promise);
+  // Settles an ended read through its promise or, if it has none (it was settled inside
+  // StartRead), into inline_result_.
+  void ResolveRead(std::optional<Promise<std::string>>& promise,
+                   absl::StatusOr<std::string> result);
   void TryInlineRead();
   // The pending read cannot finish before the fd has more: readies the stream to wait.
   void WaitForFd();
@@ -389,6 +393,8 @@ class BaseIOStream {
 
   internal::ReadBuffer read_buffer_;
   PendingRead read_;
+  // The result of a read settled inside StartRead, before it made a promise.
+  std::optional<absl::StatusOr<std::string>> inline_result_;
   // Inline completions in the current loop iteration (fairness; see TryInlineRead).
   uint64_t inline_iteration_ = 0;
   int inline_reads_ = 0;

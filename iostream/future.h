@@ -5,7 +5,9 @@
 // future, exactly as tornado.concurrent.Future callbacks are scheduled with add_callback; this
 // is what makes it safe for the code that resolves a future to keep running afterwards.
 // `co_await future` (inside a gust::Task) yields the result; awaiting a future that is done
-// already continues at once, without a loop round trip, like Python's `await`.
+// already continues at once, without a loop round trip, like Python's `await`. A future made
+// ready (MakeReadyFuture, or a read the buffered data satisfies) holds its result itself and
+// allocates nothing, as seastar's ready futures do; copying it copies the result.
 //
 // Example:
 //   Promise<int> promise;
@@ -271,14 +273,17 @@ class Future {
 
   Future() = default;
 
-  bool valid() const { return static_cast<bool>(state_); }
+  bool valid() const { return value_.has_value() || static_cast<bool>(state_); }
 
   // Tornado: Future.done().
-  bool done() const { return state_->done(); }
+  bool done() const { return value_.has_value() || state_->done(); }
 
   // Tornado: Future.result() / Future.exception(). Call it only once done() is true; before
   // that it returns a FailedPreconditionError (and fails a debug check).
   const Result& result() const {
+    if constexpr (kHoldsValue) {
+      if (value_.has_value()) return value_.result;
+    }
     if (!done()) {
       GUST_DCHECK(false, "Future::result() called before the future is done");
       static const Result* const not_done = NotDoneResult();
@@ -303,6 +308,15 @@ class Future {
   // Tornado: Future.add_done_callback(). `callback` runs from the IOLoop the future was made
   // on, in an iteration after the one that resolved it (after this call, if it is done).
   void AddDoneCallback(DoneCallback callback) const {
+    if constexpr (kHoldsValue) {
+      if (value_.has_value()) {
+        // A state just to schedule the callback from the loop, as for any done future.
+        future_internal::StateRef<T> state = future_internal::NewState<T>();
+        state->Resolve(value_.result);
+        state->AddDoneCallback(std::move(callback));
+        return;
+      }
+    }
     state_->AddDoneCallback(std::move(callback));
   }
 
@@ -318,6 +332,9 @@ class Future {
   friend Future<U> MakeReadyFuture(FutureResult<U> result);
 
   explicit Future(future_internal::StateRef<T> state) : state_(std::move(state)) {}
+  explicit Future(std::in_place_t, Result result) : value_{true, std::move(result)} {
+    static_assert(kHoldsValue);
+  }
 
   static const Result* NotDoneResult() {
     static const Result result(
@@ -345,6 +362,7 @@ class Future {
     Result await_resume() {
       suspended = nullptr;
       if constexpr (std::is_copy_constructible_v<Result>) {
+        if (future.value_.has_value()) return std::move(future.value_.result);  // its own copy
         if (!future.state_->shared()) return future.state_->TakeResult();
         return future.state_->result();
       } else {
@@ -353,7 +371,21 @@ class Future {
     }
   };
 
+  // A future made ready without a state holds its result here: only a copyable result, since
+  // the copies of a future must share a result they cannot copy. Exclusive with state_.
+  // (Not std::optional: GCC then warns that it may be used uninitialized.)
+  static constexpr bool kHoldsValue = std::is_copy_constructible_v<Result>;
+  struct HeldValue {
+    bool has_value() const { return held; }
+    bool held = false;
+    Result result;
+  };
+  struct NoValue {
+    bool has_value() const { return false; }
+  };
+
   future_internal::StateRef<T> state_;
+  [[no_unique_address]] std::conditional_t<kHoldsValue, HeldValue, NoValue> value_;
 };
 
 // Promise<T>: the write side. Made on a thread with an IOLoop (IOLoop::Current()), whose next
@@ -436,12 +468,16 @@ void SettleAndClear(std::optional<Promise<T>>& slot, FutureResult<T> result) {
 
 }  // namespace internal
 
-// A future that is already resolved.
+// A future that is already resolved. It allocates nothing when its result can be copied.
 template <typename T>
 Future<T> MakeReadyFuture(FutureResult<T> result) {
-  future_internal::StateRef<T> state = future_internal::NewState<T>();
-  state->Resolve(std::move(result));
-  return Future<T>(std::move(state));
+  if constexpr (std::is_copy_constructible_v<FutureResult<T>>) {
+    return Future<T>(std::in_place, std::move(result));
+  } else {
+    future_internal::StateRef<T> state = future_internal::NewState<T>();
+    state->Resolve(std::move(result));
+    return Future<T>(std::move(state));
+  }
 }
 
 }  // namespace gust

@@ -13,8 +13,7 @@ namespace {
 // burst of data (an idle stream holds none). A few such blocks are kept per thread, so that
 // this costs neither malloc nor the page faults of a heap that shrinks and grows back.
 constexpr size_t kCachedCapacity = 64 * 1024;
-// ShrinkToFit leaves storage this small alone, and never makes less.
-constexpr size_t kSmallCapacity = 4096;
+// The least storage ShrinkToFit makes.
 constexpr size_t kMinCapacity = 64;
 constexpr size_t kMaxCachedBlocks = 32;
 thread_local std::vector<std::unique_ptr<char[]>> cached_blocks;
@@ -102,7 +101,7 @@ void ReadBuffer::Consume(size_t n) {
   if (start_ == end_) start_ = end_ = 0;
 }
 
-void ReadBuffer::ShrinkToFit() {
+void ReadBuffer::ShrinkOrRelease() {
   if (empty()) return ReleaseIfEmpty();
   const size_t live = size();
   const size_t fit = std::bit_ceil(std::max(live, kMinCapacity));

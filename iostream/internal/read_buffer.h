@@ -47,9 +47,16 @@ class ReadBuffer {
   // a quarter or less of more than 4 KiB: a stream holding the rest of a batch of lines, or
   // waiting for the rest of one, keeps a few bytes, not the chunk it read them with. Moving them
   // costs at most a quarter of the bytes read into that storage.
-  void ShrinkToFit();
+  void ShrinkToFit() {
+    if (empty() || capacity_ > kSmallCapacity) ShrinkOrRelease();  // called once per read
+  }
 
  private:
+  // ShrinkToFit leaves storage this small alone.
+  static constexpr size_t kSmallCapacity = 4096;
+
+  void ShrinkOrRelease();
+
   std::unique_ptr<char[]> data_;
   size_t capacity_ = 0;
   size_t start_ = 0;
