@@ -139,7 +139,7 @@ Future<std::string> BaseIOStream::ReadUntilImpl(absl::string_view delimiter, siz
     return RefuseRead(std::move(refused), std::move(callback));
   }
   read_.kind = ReadKind::kUntil;
-  read_.delimiter.assign(delimiter.data(), delimiter.size());  // keeps its storage
+  if (read_.delimiter != delimiter) read_.delimiter.assign(delimiter.data(), delimiter.size());
   read_.max_bytes = max_bytes;
   return StartRead(std::move(callback));
 }
@@ -549,8 +549,8 @@ bool BaseIOStream::ReadToBuffer() {
   return true;
 }
 
-void BaseIOStream::DeliverStreamingData() {
-  if (read_.streaming == nullptr || read_buffer_.empty()) return;
+void BaseIOStream::DeliverStreamingChunk() {
+  if (read_buffer_.empty()) return;
   size_t n = read_buffer_.size();
   if (read_.kind == ReadKind::kBytes) {
     n = std::min(n, read_.num_bytes);

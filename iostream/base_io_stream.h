@@ -351,7 +351,10 @@ class BaseIOStream {
   // UnsatisfiableReadError.
   absl::StatusOr<std::optional<size_t>> FindReadPos();
   size_t Available() const;
-  void DeliverStreamingData();
+  void DeliverStreamingData() {
+    if (read_.streaming != nullptr) DeliverStreamingChunk();  // on every read: inline
+  }
+  void DeliverStreamingChunk();
   // The peer finished sending (a read returned 0): closes, or first sends what is queued.
   void HandleEndOfStream();
   // Settles the pending read at the end of the stream: with the buffered data if that satisfies
