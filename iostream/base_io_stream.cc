@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "iostream/internal/check.h"
+#include "iostream/internal/spare_strings.h"
 #include "iostream/log.h"
 #include "re2/re2.h"
 
@@ -459,6 +460,9 @@ void BaseIOStream::ReadToBufferLoop() {
     // EAGAIN (a level-triggered poller reports anything that arrives later).
     if (fd_drained_) break;
     if (target != 0 && Available() >= target) break;
+    // A partial read is satisfied by what one read brought (Tornado looks for the read position
+    // after the first chunk, too).
+    if (read_.partial && Available() > 0) break;
     if (read_.kind == ReadKind::kUntil ||
         (read_.kind == ReadKind::kRegex && read_buffer_.size() >= next_regex_check)) {
       // Delimiter searches resume, so checking after every chunk stays linear; a regex is
@@ -481,6 +485,14 @@ bool BaseIOStream::ReadToBuffer() {
                             read_.streaming == nullptr && read_buffer_.empty() &&
                             read_.num_bytes >= kDirectReadBytes &&
                             read_.direct_filled < read_.num_bytes;
+  // A partial one fills a spare string instead, when the thread has one large enough (see
+  // spare_strings.h): initialized already, it needs no zeroing.
+  std::string spare;
+  if (read_.kind == ReadKind::kBytes && read_.partial && read_.streaming == nullptr &&
+      read_buffer_.empty() && read_.direct_filled == 0 && read_.num_bytes >= kDirectReadBytes) {
+    spare = internal::TakeSpareString(std::min(read_.num_bytes, read_chunk_size_) / 2);
+  }
+  const bool into_spare = !spare.empty();
   absl::Span<char> target;
   if (direct) {
     target = read_.into.subspan(read_.into_filled);
@@ -493,6 +505,10 @@ bool BaseIOStream::ReadToBuffer() {
       read_.direct.resize(std::min(read_.num_bytes, grown));
     }
     target = absl::MakeSpan(read_.direct).subspan(read_.direct_filled);
+  } else if (into_spare) {
+    read_.direct = std::move(spare);
+    target = absl::MakeSpan(read_.direct)
+                 .first(std::min({read_.direct.size(), read_.num_bytes, read_chunk_size_}));
   } else {
     // Whatever room the storage has, up to a chunk, once at least half a chunk is free: a few
     // bytes of a line left over must not make every read move them to a larger block.
@@ -504,6 +520,10 @@ bool BaseIOStream::ReadToBuffer() {
   // Drained: the read left room in its buffer, or found nothing (EAGAIN).
   fd_drained_ = result.ok() && (!result->has_value() || **result < target.size());
   drained_iteration_ = loop_.iteration();
+  if (into_spare && !(result.ok() && result->has_value() && **result > 0)) {
+    internal::KeepSpareString(std::move(read_.direct));  // nothing came: it stays spare
+    read_.direct = std::string();
+  }
   if (!result.ok()) {
     const absl::Status error = result.status();
     if (!IsQuietError(error)) {
@@ -530,6 +550,9 @@ bool BaseIOStream::ReadToBuffer() {
     read_.into_filled += n;
   } else if (direct_bytes) {
     read_.direct_filled += n;
+  } else if (into_spare) {
+    read_.direct_filled = n;
+    read_.direct.resize(n);  // shrinks: the result is exactly what arrived
   } else {
     read_buffer_.CommitAppend(n);
   }

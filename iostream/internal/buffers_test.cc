@@ -5,9 +5,11 @@
 
 #include <random>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "iostream/internal/read_buffer.h"
+#include "iostream/internal/spare_strings.h"
 #include "iostream/internal/write_buffer.h"
 
 namespace gust {
@@ -160,6 +162,27 @@ TEST(ReadBufferTest, ReleasesStorageWhenEmpty) {
   buffer.Consume(3);
   buffer.ReleaseIfEmpty();
   EXPECT_EQ(buffer.capacity(), 0u);
+}
+
+// Only strings large enough to serve a read are kept, not oversized ones, and only a few: what
+// a thread holds this way stays bounded (4 x 256 KiB at most).
+TEST(SpareStringsTest, KeepsAFewLargeStringsAndHandsOutOneLargeEnough) {
+  std::thread([] {  // a thread of its own: the strings are kept per thread
+    KeepSpareString(std::string(kMinSpareSize - 1, 'a'));  // too small
+    std::string oversized(kMinSpareSize, 'b');
+    oversized.reserve(kMaxSpareCapacity + 1);
+    KeepSpareString(std::move(oversized));
+    EXPECT_TRUE(TakeSpareString(0).empty());
+    for (size_t i = 0; i < kMaxSpareStrings + 2; ++i) {
+      KeepSpareString(std::string(kMinSpareSize + i * 1024, 'c'));
+    }
+    EXPECT_TRUE(TakeSpareString(kMinSpareSize + kMaxSpareStrings * 1024).empty());  // not kept
+    const std::string large = TakeSpareString(kMinSpareSize + 2 * 1024);
+    EXPECT_GE(large.size(), kMinSpareSize + 2 * 1024);
+    size_t left = 0;
+    while (!TakeSpareString(0).empty()) ++left;
+    EXPECT_EQ(left, kMaxSpareStrings - 1);
+  }).join();
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include "iostream/internal/spare_strings.h"
+
 namespace gust {
 namespace internal {
 namespace {
@@ -21,10 +23,11 @@ std::string TakeCachedChunk() {
   return chunk;
 }
 
-void CacheChunk(std::string& chunk) {
-  if (chunk.capacity() == kCoalescingCapacity && cached_chunks.size() < kMaxCachedChunks) {
-    cached_chunks.push_back(std::move(chunk));
-  }
+// A sent chunk: a coalescing one is cached for the next small writes, an adopted one may serve
+// a read (spare_strings.h).
+void RecycleChunk(std::string& chunk) {
+  if (chunk.capacity() != kCoalescingCapacity) return KeepSpareString(std::move(chunk));
+  if (cached_chunks.size() < kMaxCachedChunks) cached_chunks.push_back(std::move(chunk));
 }
 
 }  // namespace
@@ -79,7 +82,7 @@ void WriteBuffer::Advance(size_t n) {
       return;
     }
     n -= left;
-    CacheChunk(chunks_.front());
+    RecycleChunk(chunks_.front());
     chunks_.pop_front();
     first_offset_ = 0;
   }
