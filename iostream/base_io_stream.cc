@@ -289,14 +289,13 @@ Future<std::string> BaseIOStream::StartRead(ReadCallback callback) {
     return future;
   }
   // The promise is made only for a read that has to wait: one that the buffer (or the fd, read
-  // now) satisfies settles into inline_result_, and its future holds the result without
-  // allocating (pipelined lines: 15 of 16 reads).
+  // now) satisfies settles into `settled`, and its future holds the result without allocating
+  // (pipelined lines: 15 of 16 reads).
+  std::optional<absl::StatusOr<std::string>> settled;
+  inline_result_ = &settled;
   TryInlineRead();
-  if (inline_result_.has_value()) {
-    Future<std::string> future = MakeReadyFuture<std::string>(*std::move(inline_result_));
-    inline_result_.reset();
-    return future;
-  }
+  inline_result_ = nullptr;
+  if (settled.has_value()) return MakeReadyFuture<std::string>(*std::move(settled));
   GUST_DCHECK(reading(), "a read neither settled nor pending");
   return read_.promise.emplace().future();
 }
@@ -672,7 +671,8 @@ void BaseIOStream::ResolveRead(std::optional<Promise<std::string>>& promise,
   if (promise.has_value()) {
     promise->SetResult(std::move(result));
   } else {
-    inline_result_.emplace(std::move(result));  // inside StartRead, which returns it
+    GUST_DCHECK(inline_result_ != nullptr, "a read without a promise outside StartRead");
+    inline_result_->emplace(std::move(result));  // StartRead returns it
   }
 }
 
@@ -889,11 +889,11 @@ void BaseIOStream::SetInterest(uint32_t events) {
     if (registered_fd_ >= 0) status = loop_.RemoveHandler(registered_fd_);
     registered_fd_ = -1;
   } else if (registered_fd_ < 0) {
+    // `this` without a liveness check: the stream removes its handler before it is destroyed
+    // (Close, Detach, the destructor), the loop never calls a removed handler, and HandleEvents
+    // runs no user code that could destroy the stream under it.
     status = loop_.AddHandler(fileno(), events,
-                              [weak = std::weak_ptr<BaseIOStream*>(self_)](int fd, uint32_t ready) {
-                                std::shared_ptr<BaseIOStream*> self = weak.lock();
-                                if (self != nullptr) (*self)->HandleEvents(fd, ready);
-                              });
+                              [this](int fd, uint32_t ready) { HandleEvents(fd, ready); });
     if (status.ok()) registered_fd_ = fileno();
   } else {
     status = loop_.UpdateHandler(registered_fd_, events);

@@ -334,7 +334,7 @@ class BaseIOStream {
   void EndRead(std::optional<Promise<std::string>>& promise,
                std::optional<Promise<size_t>>& into_promise);
   // Settles an ended read through its promise or, if it has none (it was settled inside
-  // StartRead), into inline_result_.
+  // StartRead), into *inline_result_.
   void ResolveRead(std::optional<Promise<std::string>>& promise,
                    absl::StatusOr<std::string> result);
   void TryInlineRead();
@@ -396,8 +396,8 @@ class BaseIOStream {
 
   internal::ReadBuffer read_buffer_;
   PendingRead read_;
-  // The result of a read settled inside StartRead, before it made a promise.
-  std::optional<absl::StatusOr<std::string>> inline_result_;
+  // While StartRead tries a read before making its promise: where a read settled then goes.
+  std::optional<absl::StatusOr<std::string>>* inline_result_ = nullptr;
   // Inline completions in the current loop iteration (fairness; see TryInlineRead).
   uint64_t inline_iteration_ = 0;
   int inline_reads_ = 0;
