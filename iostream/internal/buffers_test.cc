@@ -164,24 +164,34 @@ TEST(ReadBufferTest, ReleasesStorageWhenEmpty) {
   EXPECT_EQ(buffer.capacity(), 0u);
 }
 
-// Only strings large enough to serve a read are kept, not oversized ones, and only a few: what
-// a thread holds this way stays bounded (4 x 256 KiB at most).
-TEST(SpareStringsTest, KeepsAFewLargeStringsAndHandsOutOneLargeEnough) {
+// Only strings that can serve a read are kept, not oversized ones, and no more than a bounded
+// number of bytes of them per thread; a read gets one large enough, a copy one that fits.
+TEST(SpareStringsTest, KeepsBoundedBytesOfUsefulStringsAndHandsOutFittingOnes) {
   std::thread([] {  // a thread of its own: the strings are kept per thread
     KeepSpareString(std::string(kMinSpareSize - 1, 'a'));  // too small
     std::string oversized(kMinSpareSize, 'b');
     oversized.reserve(kMaxSpareCapacity + 1);
     KeepSpareString(std::move(oversized));
     EXPECT_TRUE(TakeSpareString(0).empty());
-    for (size_t i = 0; i < kMaxSpareStrings + 2; ++i) {
-      KeepSpareString(std::string(kMinSpareSize + i * 1024, 'c'));
+    const size_t size = 64 * 1024;
+    for (size_t i = 0; i < kMaxSpareBytes / size + 4; ++i) {
+      KeepSpareString(std::string(size, 'c'));
     }
-    EXPECT_TRUE(TakeSpareString(kMinSpareSize + kMaxSpareStrings * 1024).empty());  // not kept
-    const std::string large = TakeSpareString(kMinSpareSize + 2 * 1024);
-    EXPECT_GE(large.size(), kMinSpareSize + 2 * 1024);
+    EXPECT_TRUE(TakeSpareString(size + 1).empty());
+    const std::string large = TakeSpareString(size);
+    EXPECT_EQ(large.size(), size);
+    // A copy goes into a kept string only if it fills a quarter of it or more.
+    const std::string small(size / 4 - 1, 'd');
+    std::string copy = CopyIntoSpareString(small.data(), small.size());
+    EXPECT_EQ(copy, small);
+    EXPECT_LT(copy.capacity(), size);
+    const std::string quarter(size / 4, 'e');
+    copy = CopyIntoSpareString(quarter.data(), quarter.size());
+    EXPECT_EQ(copy, quarter);
+    EXPECT_GE(copy.capacity(), size);
     size_t left = 0;
     while (!TakeSpareString(0).empty()) ++left;
-    EXPECT_EQ(left, kMaxSpareStrings - 1);
+    EXPECT_EQ(left, kMaxSpareBytes / size - 2);  // all it kept, but the two handed out
   }).join();
 }
 

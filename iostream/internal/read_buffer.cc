@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include "iostream/internal/spare_strings.h"
+
 namespace gust {
 namespace internal {
 namespace {
@@ -86,7 +88,7 @@ void ReadBuffer::Prepend(absl::string_view data) {
 }
 
 std::string ReadBuffer::Take(size_t n) {
-  std::string out(data_.get() + start_, n);
+  std::string out = CopyIntoSpareString(data_.get() + start_, n);
   Consume(n);
   return out;
 }

@@ -53,7 +53,9 @@ void WriteBuffer::Append(absl::string_view data) {
 }
 
 void WriteBuffer::Append(std::string&& data) {
-  if (data.size() <= kSmallPiece) {
+  // A string of a full small piece is adopted, not copied: echoes of 4 KiB messages hand over
+  // exactly that, and the string then serves a later read (spare_strings.h).
+  if (data.size() < kSmallPiece) {
     Append(absl::string_view(data));
     return;
   }
