@@ -489,7 +489,8 @@ bool BaseIOStream::ReadToBuffer() {
   std::string spare;
   if (read_.kind == ReadKind::kBytes && read_.partial && read_.streaming == nullptr &&
       read_buffer_.empty() && read_.direct_filled == 0 && read_.num_bytes >= kDirectReadBytes) {
-    spare = internal::TakeSpareString(std::min(read_.num_bytes, read_chunk_size_) / 2);
+    const size_t wanted = std::min(read_.num_bytes, read_chunk_size_);
+    spare = internal::TakeSpareString(wanted / 2, 2 * wanted);
   }
   const bool into_spare = !spare.empty();
   absl::Span<char> target;

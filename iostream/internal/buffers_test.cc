@@ -3,6 +3,7 @@
 
 #include <sys/uio.h>
 
+#include <cstdint>
 #include <random>
 #include <string>
 #include <thread>
@@ -172,13 +173,14 @@ TEST(SpareStringsTest, KeepsBoundedBytesOfUsefulStringsAndHandsOutFittingOnes) {
     std::string oversized(kMinSpareSize, 'b');
     oversized.reserve(kMaxSpareCapacity + 1);
     KeepSpareString(std::move(oversized));
-    EXPECT_TRUE(TakeSpareString(0).empty());
+    EXPECT_TRUE(TakeSpareString(0, SIZE_MAX).empty());
     const size_t size = 64 * 1024;
     for (size_t i = 0; i < kMaxSpareBytes / size + 4; ++i) {
       KeepSpareString(std::string(size, 'c'));
     }
-    EXPECT_TRUE(TakeSpareString(size + 1).empty());
-    const std::string large = TakeSpareString(size);
+    EXPECT_TRUE(TakeSpareString(size + 1, SIZE_MAX).empty());
+    EXPECT_TRUE(TakeSpareString(size, size - 1).empty());  // a smaller block is wanted
+    const std::string large = TakeSpareString(size, size);
     EXPECT_EQ(large.size(), size);
     // A copy goes into a kept string only if it fills a quarter of it or more.
     const std::string small(size / 4 - 1, 'd');
@@ -190,7 +192,7 @@ TEST(SpareStringsTest, KeepsBoundedBytesOfUsefulStringsAndHandsOutFittingOnes) {
     EXPECT_EQ(copy, quarter);
     EXPECT_GE(copy.capacity(), size);
     size_t left = 0;
-    while (!TakeSpareString(0).empty()) ++left;
+    while (!TakeSpareString(0, SIZE_MAX).empty()) ++left;
     EXPECT_EQ(left, kMaxSpareBytes / size - 2);  // all it kept, but the two handed out
   }).join();
 }

@@ -36,12 +36,19 @@ void KeepSpareString(std::string&& data) {
   spares.strings.push_back(std::move(data));
 }
 
-std::string TakeSpareString(size_t min_size) {
+std::string TakeSpareString(size_t min_size, size_t max_capacity) {
   const size_t count = spares.strings.size();
   for (size_t i = count; i-- > 0 && count - i <= kSearchDepth;) {
-    if (spares.strings[i].size() >= min_size) return spares.Take(i);
+    const std::string& spare = spares.strings[i];
+    if (spare.size() >= min_size && spare.capacity() <= max_capacity) return spares.Take(i);
   }
   return std::string();
+}
+
+void ReleaseSpareStrings() {
+  spares.strings.clear();
+  spares.strings.shrink_to_fit();
+  spares.bytes = 0;
 }
 
 std::string CopyIntoSpareString(const char* data, size_t n) {

@@ -29,9 +29,14 @@ inline constexpr size_t kMaxSpareBytes = 2 * 1024 * 1024;
 // Keeps `data` (its size; its contents are dropped) if it qualifies and there is room.
 void KeepSpareString(std::string&& data);
 
-// A kept string whose size is at least `min_size` (contents unspecified: a read fills it), or
-// an empty string.
-std::string TakeSpareString(size_t min_size);
+// A kept string whose size is at least `min_size` and whose storage is at most `max_capacity`
+// (contents unspecified: a read fills it), or an empty string. The bound keeps a small read
+// from handing its caller a large block.
+std::string TakeSpareString(size_t min_size, size_t max_capacity);
+
+// Frees every string this thread keeps. Fuzzers call it between inputs: libFuzzer takes an
+// input that allocates more than it frees for a leak, and runs it again under LeakSanitizer.
+void ReleaseSpareStrings();
 
 // `n` bytes from `data` in a string: a kept one whose storage fits them without waste (n to
 // 4n bytes) if there is one, else a new one.

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "iostream/base_io_stream.h"
+#include "iostream/internal/spare_strings.h"
 #include "tools/fuzz/read_ops.h"
 
 namespace {
@@ -86,5 +87,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   if (gust_fuzz::RunReadOps(stream, ops, data, delivered)) {
     gust_fuzz::Check(delivered == data, "a clean end of stream lost bytes");
   }
+  gust::internal::ReleaseSpareStrings();  // see spare_strings.h
   return 0;
 }

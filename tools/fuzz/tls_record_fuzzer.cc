@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "iostream/internal/spare_strings.h"
 #include "iostream/ssl_io_stream.h"
 #include "iostream/tls_context.h"
 #include "tools/fuzz/read_ops.h"
@@ -121,5 +122,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     gust_fuzz::Check(delivered == data, "a clean end of stream lost bytes");
   }
   *alive = false;
+  gust::internal::ReleaseSpareStrings();  // see spare_strings.h
   return 0;
 }
