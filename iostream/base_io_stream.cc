@@ -894,7 +894,10 @@ void BaseIOStream::SetInterest(uint32_t events) {
     // (Close, Detach, the destructor), the loop never calls a removed handler, and HandleEvents
     // runs no user code that could destroy the stream under it.
     status = loop_.AddHandler(fileno(), events,
-                              [this](int fd, uint32_t ready) { HandleEvents(fd, ready); });
+                              [weak = std::weak_ptr<BaseIOStream*>(self_)](int fd, uint32_t ready) {
+                                std::shared_ptr<BaseIOStream*> self = weak.lock();
+                                if (self != nullptr) (*self)->HandleEvents(fd, ready);
+                              });
     if (status.ok()) registered_fd_ = fileno();
   } else {
     status = loop_.UpdateHandler(registered_fd_, events);
