@@ -890,9 +890,6 @@ void BaseIOStream::SetInterest(uint32_t events) {
     if (registered_fd_ >= 0) status = loop_.RemoveHandler(registered_fd_);
     registered_fd_ = -1;
   } else if (registered_fd_ < 0) {
-    // `this` without a liveness check: the stream removes its handler before it is destroyed
-    // (Close, Detach, the destructor), the loop never calls a removed handler, and HandleEvents
-    // runs no user code that could destroy the stream under it.
     status = loop_.AddHandler(fileno(), events,
                               [weak = std::weak_ptr<BaseIOStream*>(self_)](int fd, uint32_t ready) {
                                 std::shared_ptr<BaseIOStream*> self = weak.lock();

@@ -107,7 +107,7 @@ void ReadBuffer::ShrinkOrRelease() {
   if (empty()) return ReleaseIfEmpty();
   const size_t live = size();
   const size_t fit = std::bit_ceil(std::max(live, kMinCapacity));
-  if (capacity_ <= kSmallCapacity || capacity_ < 4 * fit) return;
+  if (capacity_ < 4 * fit) return;  // (ShrinkToFit has left small storage alone already)
   std::unique_ptr<char[]> block = Allocate(fit);
   std::memcpy(block.get(), data_.get() + start_, live);
   Free(std::move(data_), capacity_);

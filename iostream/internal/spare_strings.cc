@@ -11,19 +11,25 @@ struct Spares {
   std::vector<std::string> strings;
   size_t bytes = 0;  // their capacities
 
-  std::string Take(size_t i) {
-    std::string taken = std::move(strings[i]);
-    strings[i] = std::move(strings.back());
-    strings.pop_back();
-    bytes -= taken.capacity();
-    return taken;
+  // Takes out the most recently kept string that `fits`, or returns an empty string. Only the
+  // last few are looked at: with many kept, a search must not cost more than the allocation it
+  // saves.
+  template <typename Fits>
+  std::string TakeFirst(Fits fits) {
+    constexpr size_t kSearchDepth = 16;
+    const size_t count = strings.size();
+    for (size_t i = count; i-- > 0 && count - i <= kSearchDepth;) {
+      if (!fits(strings[i])) continue;
+      std::string taken = std::move(strings[i]);
+      strings[i] = std::move(strings.back());
+      strings.pop_back();
+      bytes -= taken.capacity();
+      return taken;
+    }
+    return std::string();
   }
 };
 thread_local Spares spares;
-
-// The most recently kept strings are looked at first, and only a few: with many kept, a search
-// must not cost more than the allocation it saves.
-constexpr size_t kSearchDepth = 16;
 
 }  // namespace
 
@@ -37,12 +43,9 @@ void KeepSpareString(std::string&& data) {
 }
 
 std::string TakeSpareString(size_t min_size, size_t max_capacity) {
-  const size_t count = spares.strings.size();
-  for (size_t i = count; i-- > 0 && count - i <= kSearchDepth;) {
-    const std::string& spare = spares.strings[i];
-    if (spare.size() >= min_size && spare.capacity() <= max_capacity) return spares.Take(i);
-  }
-  return std::string();
+  return spares.TakeFirst([&](const std::string& spare) {
+    return spare.size() >= min_size && spare.capacity() <= max_capacity;
+  });
 }
 
 void ReleaseSpareStrings() {
@@ -52,17 +55,14 @@ void ReleaseSpareStrings() {
 }
 
 std::string CopyIntoSpareString(const char* data, size_t n) {
+  std::string out;
   if (n >= kMinSpareSize) {
-    const size_t count = spares.strings.size();
-    for (size_t i = count; i-- > 0 && count - i <= kSearchDepth;) {
-      const size_t capacity = spares.strings[i].capacity();
-      if (capacity < n || capacity / 4 > n) continue;
-      std::string out = spares.Take(i);
-      out.assign(data, n);  // within its capacity: no allocation, no zeroing
-      return out;
-    }
+    out = spares.TakeFirst([n](const std::string& spare) {
+      return spare.capacity() >= n && spare.capacity() / 4 <= n;
+    });
   }
-  return std::string(data, n);
+  out.assign(data, n);  // within a kept string's capacity: no allocation, no zeroing
+  return out;
 }
 
 }  // namespace internal
