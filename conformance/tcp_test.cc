@@ -651,8 +651,16 @@ TEST_F(TcpTest, BindUnixSocket) {
   ASSERT_TRUE(again.ok()) << again.status();
   TCPServer server(EchoLines);
   ASSERT_TRUE(server.AddSockets({*again}).ok());
+  // A path does not fit an address's inline storage: copies and moves must keep it.
+  const SocketAddress address = *SocketAddress::FromUnixPath(path);
+  SocketAddress copy = address;
+  const SocketAddress moved = std::move(copy);
+  EXPECT_EQ(moved.ToString(), absl::StrCat("unix:", path));
+  EXPECT_EQ(address.ToString(), absl::StrCat("unix:", path));
+  ASSERT_EQ(server.addresses().size(), 1u);
+  EXPECT_EQ(server.addresses()[0].ToString(), absl::StrCat("unix:", path));
   std::unique_ptr<IOStream> stream = *IOStream::Create(AF_UNIX);
-  ASSERT_TRUE(Await(stream->Connect(*SocketAddress::FromUnixPath(path))).ok());
+  ASSERT_TRUE(Await(stream->Connect(moved)).ok());
   ExpectEcho(*stream, "unix\n");
   stream->Close();
   server.Stop();

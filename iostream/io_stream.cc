@@ -40,7 +40,7 @@ Future<IOStream*> IOStream::Connect(absl::string_view host, uint16_t port,
   absl::StatusOr<SocketAddress> address = SocketAddress::Resolve(host, port, Family());
   if (!address.ok()) {
     connect_started_ = true;
-    Future<IOStream*> future = connect_promise_.emplace().future();
+    Future<IOStream*> future = StartConnectState().promise.emplace().future();
     Close(address.status());  // fails the future, as a failed connect would
     return future;
   }
@@ -55,10 +55,11 @@ Future<IOStream*> IOStream::ConnectTo(const SocketAddress& address, std::string 
         "IOStream::Connect: called twice (connect takes an unconnected socket)"));
   }
   connect_started_ = true;
-  connect_address_ = address.ToString();
+  ConnectState& state = StartConnectState();
+  state.address = address.ToString();
   OnConnectTarget(std::move(host));
-  Future<IOStream*> future = connect_promise_.emplace().future();
-  ArmConnectTimer(timeout, absl::StrCat("connect to ", connect_address_));
+  Future<IOStream*> future = state.promise.emplace().future();
+  ArmConnectTimer(timeout, absl::StrCat("connect to ", state.address));
   int result;
   do {
     result = connect(fd_, address.sockaddr_ptr(), address.size());
@@ -68,21 +69,22 @@ Future<IOStream*> IOStream::ConnectTo(const SocketAddress& address, std::string 
     StartConnecting();
     OnConnected();
   } else if (errno == EINPROGRESS || errno == EAGAIN) {
-    tcp_connecting_ = true;
+    connect_->tcp_connecting = true;
     StartConnecting();
   } else {
-    Close(ErrnoError(errno, absl::StrCat("connect to ", connect_address_)));
+    const int error = errno;
+    Close(ErrnoError(error, absl::StrCat("connect to ", connect_->address)));
   }
   return future;
 }
 
 void IOStream::HandleConnect() {
-  if (tcp_connecting_) {
+  if (tcp_connecting()) {
     // Reworded so that the error says where the connect was going.
     if (absl::Status error = GetFdError(); !error.ok()) {
-      return Close(ErrnoError(ErrnoOf(error), absl::StrCat("connect to ", connect_address_)));
+      return Close(ErrnoError(ErrnoOf(error), absl::StrCat("connect to ", connect_->address)));
     }
-    tcp_connecting_ = false;
+    connect_->tcp_connecting = false;
   }
   OnConnected();
 }
@@ -92,30 +94,39 @@ void IOStream::OnConnected() {
   ResolveConnect();
 }
 
-void IOStream::ResolveConnect() {
+void IOStream::ResolveConnect() { EndConnectState(this); }
+
+IOStream::ConnectState& IOStream::StartConnectState() {
+  if (connect_ == nullptr) connect_ = std::make_unique<ConnectState>();
+  return *connect_;
+}
+
+void IOStream::EndConnectState(FutureResult<IOStream*> result) {
+  if (connect_ == nullptr) return;
   CancelConnectTimer();
-  internal::SettleAndClear(connect_promise_, this);
+  std::unique_ptr<ConnectState> state = std::move(connect_);
+  internal::SettleAndClear(state->promise, std::move(result));
 }
 
 void IOStream::ArmConnectTimer(absl::Duration timeout, std::string what) {
   if (timeout == absl::InfiniteDuration() || closed()) return;
   CancelConnectTimer();
   // Cancelled by ResolveConnect and by Close (FailPendingOperations), so `this` is alive.
-  connect_timer_ = io_loop().CallLater(timeout, [this, timeout, what = std::move(what)] {
-    connect_timer_.reset();
+  StartConnectState().timer = io_loop().CallLater(timeout, [this, timeout, what = std::move(what)] {
+    connect_->timer.reset();
     Close(ErrnoError(ETIMEDOUT,
                      absl::StrCat(what, " timed out after ", absl::FormatDuration(timeout))));
   });
 }
 
 void IOStream::CancelConnectTimer() {
-  if (connect_timer_.has_value()) io_loop().RemoveTimeout(*connect_timer_);
-  connect_timer_.reset();
+  if (connect_ == nullptr || !connect_->timer.has_value()) return;
+  io_loop().RemoveTimeout(*connect_->timer);
+  connect_->timer.reset();
 }
 
 void IOStream::FailPendingOperations(const absl::Status& closed_error) {
-  CancelConnectTimer();
-  internal::SettleAndClear(connect_promise_, closed_error);
+  EndConnectState(closed_error);
 }
 
 void IOStream::Connect(const SocketAddress& address, ConnectCallback callback,

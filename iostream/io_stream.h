@@ -94,7 +94,7 @@ class IOStream : public BaseIOStream {
   // Closes the stream with ETIMEDOUT ("`what` timed out after ...") unless ResolveConnect or a
   // close comes first; an infinite timeout arms nothing.
   void ArmConnectTimer(absl::Duration timeout, std::string what);
-  bool tcp_connecting() const { return tcp_connecting_; }
+  bool tcp_connecting() const { return connect_ != nullptr && connect_->tcp_connecting; }
 
  private:
   Future<IOStream*> ConnectTo(const SocketAddress& address, std::string host,
@@ -103,12 +103,20 @@ class IOStream : public BaseIOStream {
   // The socket's address family (SO_DOMAIN); AF_UNSPEC if it cannot be read.
   int Family() const;
 
+  // What a connect (or a server's TLS handshake, which shares its timer) needs while it is in
+  // progress: made when it starts, freed when it ends, so an established stream does not carry it.
+  struct ConnectState {
+    bool tcp_connecting = false;
+    std::string address;  // for error messages
+    std::optional<Promise<IOStream*>> promise;
+    std::optional<IOLoop::TimeoutHandle> timer;
+  };
+  ConnectState& StartConnectState();
+  void EndConnectState(FutureResult<IOStream*> result);
+
   int fd_;
-  bool tcp_connecting_ = false;
   bool connect_started_ = false;
-  std::string connect_address_;  // for error messages
-  std::optional<Promise<IOStream*>> connect_promise_;
-  std::optional<IOLoop::TimeoutHandle> connect_timer_;
+  std::unique_ptr<ConnectState> connect_;
 };
 
 }  // namespace gust

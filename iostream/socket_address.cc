@@ -14,20 +14,17 @@ namespace gust {
 
 absl::StatusOr<SocketAddress> SocketAddress::FromIp(absl::string_view ip, uint16_t port) {
   const std::string text(ip);
-  SocketAddress address;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage_);
-  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    address.size_ = sizeof(sockaddr_in);
-    return address;
+  sockaddr_in v4 = {};
+  if (inet_pton(AF_INET, text.c_str(), &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(port);
+    return FromSockaddr(reinterpret_cast<const sockaddr*>(&v4), sizeof(v4));
   }
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage_);
-  if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    address.size_ = sizeof(sockaddr_in6);
-    return address;
+  sockaddr_in6 v6 = {};
+  if (inet_pton(AF_INET6, text.c_str(), &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(port);
+    return FromSockaddr(reinterpret_cast<const sockaddr*>(&v6), sizeof(v6));
   }
   return absl::InvalidArgumentError(absl::StrCat("not a numeric IP address: \"", ip, "\""));
 }
@@ -51,40 +48,62 @@ absl::StatusOr<SocketAddress> SocketAddress::Resolve(absl::string_view host, uin
 }
 
 absl::StatusOr<SocketAddress> SocketAddress::FromUnixPath(absl::string_view path) {
-  SocketAddress address;
-  auto* un = reinterpret_cast<sockaddr_un*>(&address.storage_);
-  if (path.empty() || path.size() >= sizeof(un->sun_path)) {
+  sockaddr_un un = {};
+  if (path.empty() || path.size() >= sizeof(un.sun_path)) {
     return absl::InvalidArgumentError(absl::StrCat("Unix socket path must have 1 to ",
-                                                   sizeof(un->sun_path) - 1, " bytes: \"",
+                                                   sizeof(un.sun_path) - 1, " bytes: \"",
                                                    path, "\""));
   }
-  un->sun_family = AF_UNIX;
-  std::memcpy(un->sun_path, path.data(), path.size());
-  address.size_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-  return address;
+  un.sun_family = AF_UNIX;
+  std::memcpy(un.sun_path, path.data(), path.size());
+  return FromSockaddr(reinterpret_cast<const sockaddr*>(&un),
+                      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1));
 }
 
 SocketAddress SocketAddress::FromSockaddr(const sockaddr* address, socklen_t size) {
   SocketAddress out;
-  out.size_ = std::min<socklen_t>(size, sizeof(out.storage_));
-  std::memcpy(&out.storage_, address, out.size_);
+  out.size_ = std::min<socklen_t>(size, sizeof(sockaddr_storage));
+  void* to = &out.small_;
+  if (out.size_ > sizeof(Small)) {
+    out.large_ = std::make_unique<sockaddr_storage>();
+    to = out.large_.get();
+  }
+  std::memcpy(to, address, out.size_);
   return out;
 }
 
 SocketAddress SocketAddress::LocalOf(int fd) {
-  SocketAddress out;
-  socklen_t size = sizeof(out.storage_);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&out.storage_), &size) != 0) {
-    return SocketAddress();
-  }
-  out.size_ = size;
-  return out;
+  sockaddr_storage address;
+  socklen_t size = sizeof(address);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) return SocketAddress();
+  return FromSockaddr(reinterpret_cast<const sockaddr*>(&address), size);
+}
+
+SocketAddress::SocketAddress(const SocketAddress& other)
+    : SocketAddress(FromSockaddr(other.sockaddr_ptr(), other.size_)) {}
+
+SocketAddress& SocketAddress::operator=(const SocketAddress& other) {
+  if (this != &other) *this = SocketAddress(other);
+  return *this;
+}
+
+SocketAddress::SocketAddress(SocketAddress&& other) noexcept
+    : small_(other.small_), size_(other.size_), large_(std::move(other.large_)) {
+  if (large_ != nullptr) other.size_ = 0;
+}
+
+SocketAddress& SocketAddress::operator=(SocketAddress&& other) noexcept {
+  small_ = other.small_;
+  size_ = other.size_;
+  large_ = std::move(other.large_);
+  if (large_ != nullptr && this != &other) other.size_ = 0;
+  return *this;
 }
 
 uint16_t SocketAddress::port() const {
-  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+  if (family() == AF_INET) return ntohs(As<sockaddr_in>().sin_port);
   if (family() == AF_INET6) {
-    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+    return ntohs(As<sockaddr_in6>().sin6_port);
   }
   return 0;
 }
@@ -92,10 +111,10 @@ uint16_t SocketAddress::port() const {
 std::string SocketAddress::host() const {
   char text[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text,
+    inet_ntop(AF_INET, &As<sockaddr_in>().sin_addr, text,
               sizeof(text));
   } else if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text,
+    inet_ntop(AF_INET6, &As<sockaddr_in6>().sin6_addr, text,
               sizeof(text));
   }
   return text;
@@ -105,15 +124,15 @@ std::string SocketAddress::ToString() const {
   char text[INET6_ADDRSTRLEN] = {};
   switch (family()) {
     case AF_INET:
-      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text,
+      inet_ntop(AF_INET, &As<sockaddr_in>().sin_addr, text,
                 sizeof(text));
       return absl::StrCat(text, ":", port());
     case AF_INET6:
-      inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text,
+      inet_ntop(AF_INET6, &As<sockaddr_in6>().sin6_addr, text,
                 sizeof(text));
       return absl::StrCat("[", text, "]:", port());
     case AF_UNIX: {
-      const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
+      const auto* un = &As<sockaddr_un>();
       const size_t length = size_ > offsetof(sockaddr_un, sun_path)
                                 ? strnlen(un->sun_path, size_ - offsetof(sockaddr_un, sun_path))
                                 : 0;

@@ -8,9 +8,11 @@
 
 #include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -40,9 +42,16 @@ class SocketAddress {
   static SocketAddress LocalOf(int fd);
 
   SocketAddress() = default;
+  SocketAddress(const SocketAddress& other);
+  SocketAddress& operator=(const SocketAddress& other);
+  // A moved-from address is empty if it was a Unix path, unchanged otherwise.
+  SocketAddress(SocketAddress&& other) noexcept;
+  SocketAddress& operator=(SocketAddress&& other) noexcept;
 
-  int family() const { return storage_.ss_family; }
-  const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage_); }
+  int family() const { return size_ == 0 ? AF_UNSPEC : sockaddr_ptr()->sa_family; }
+  const sockaddr* sockaddr_ptr() const {
+    return large_ != nullptr ? reinterpret_cast<const sockaddr*>(large_.get()) : &small_.any;
+  }
   socklen_t size() const { return size_; }
   // The port of an IPv4 or IPv6 address, 0 otherwise.
   uint16_t port() const;
@@ -54,8 +63,22 @@ class SocketAddress {
   std::string ToString() const;
 
  private:
-  sockaddr_storage storage_ = {};
+  template <typename T>
+  const T& As() const {
+    return *reinterpret_cast<const T*>(sockaddr_ptr());
+  }
+
+  // Inline when the address fits (IPv4, IPv6, an unnamed Unix peer), on the heap when it does
+  // not (a Unix path): a server keeps every connection's peer address, in its handler's frame
+  // and its own bookkeeping, so this is 40 bytes rather than sockaddr_storage's 128.
+  union Small {
+    sockaddr any;
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  };
+  Small small_ = {};
   socklen_t size_ = 0;
+  std::unique_ptr<sockaddr_storage> large_;
 };
 
 }  // namespace gust

@@ -6,8 +6,10 @@ namespace gust {
 namespace internal {
 namespace {
 
-constexpr size_t kGranule = 64;
-constexpr size_t kClasses = 8;  // blocks of up to 512 bytes are pooled
+// A fine granule: a state is pooled in the smallest class it fits, and a suspended read's state
+// is part of what every idle connection costs.
+constexpr size_t kGranule = 16;
+constexpr size_t kClasses = 32;  // blocks of up to 512 bytes are pooled
 constexpr size_t kMaxBlocksPerClass = 4096;
 
 struct FreeBlock {
