@@ -50,9 +50,8 @@ absl::StatusOr<SocketAddress> SocketAddress::Resolve(absl::string_view host, uin
 absl::StatusOr<SocketAddress> SocketAddress::FromUnixPath(absl::string_view path) {
   sockaddr_un un = {};
   if (path.empty() || path.size() >= sizeof(un.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("Unix socket path must have 1 to ",
-                                                   sizeof(un.sun_path) - 1, " bytes: \"",
-                                                   path, "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Unix socket path must have 1 to ", sizeof(un.sun_path) - 1, " bytes: \"", path, "\""));
   }
   un.sun_family = AF_UNIX;
   std::memcpy(un.sun_path, path.data(), path.size());
@@ -111,11 +110,9 @@ uint16_t SocketAddress::port() const {
 std::string SocketAddress::host() const {
   char text[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {
-    inet_ntop(AF_INET, &As<sockaddr_in>().sin_addr, text,
-              sizeof(text));
+    inet_ntop(AF_INET, &As<sockaddr_in>().sin_addr, text, sizeof(text));
   } else if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &As<sockaddr_in6>().sin6_addr, text,
-              sizeof(text));
+    inet_ntop(AF_INET6, &As<sockaddr_in6>().sin6_addr, text, sizeof(text));
   }
   return text;
 }
@@ -124,12 +121,10 @@ std::string SocketAddress::ToString() const {
   char text[INET6_ADDRSTRLEN] = {};
   switch (family()) {
     case AF_INET:
-      inet_ntop(AF_INET, &As<sockaddr_in>().sin_addr, text,
-                sizeof(text));
+      inet_ntop(AF_INET, &As<sockaddr_in>().sin_addr, text, sizeof(text));
       return absl::StrCat(text, ":", port());
     case AF_INET6:
-      inet_ntop(AF_INET6, &As<sockaddr_in6>().sin6_addr, text,
-                sizeof(text));
+      inet_ntop(AF_INET6, &As<sockaddr_in6>().sin6_addr, text, sizeof(text));
       return absl::StrCat("[", text, "]:", port());
     case AF_UNIX: {
       const auto* un = &As<sockaddr_un>();
