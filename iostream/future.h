@@ -82,6 +82,7 @@ class State {
   State& operator=(const State&) = delete;
 
   ~State() {
+    while (more_ != nullptr) delete PopMore();
     if (log_if_unretrieved_ && result_.has_value() && !ResultStatus().ok() && !retrieved_) {
       internal::LogLine(LogSeverity::kError, absl::StrCat("a Task failed and nobody awaited it: ",
                                                           ResultStatus().ToString()));
@@ -110,11 +111,7 @@ class State {
 
   void AddDoneCallback(DoneCallback callback) {
     retrieved_ = true;
-    if (!has_continuations()) {
-      first_callback_ = std::move(callback);
-    } else {
-      More().push_back({nullptr, std::move(callback)});
-    }
+    AppendMore(nullptr, std::move(callback));
     if (result_.has_value()) ScheduleContinuations();
   }
 
@@ -124,7 +121,7 @@ class State {
     if (!has_continuations()) {
       first_waiter_ = waiter;
     } else {
-      More().push_back({waiter, nullptr});
+      AppendMore(waiter, nullptr);
     }
   }
   void RemoveWaiter(std::coroutine_handle<> waiter) {
@@ -132,9 +129,8 @@ class State {
       first_waiter_ = nullptr;
       return;
     }
-    if (more_ == nullptr) return;
-    for (Continuation& continuation : *more_) {
-      if (continuation.waiter == waiter) continuation.waiter = nullptr;
+    for (Continuation* node = more_; node != nullptr; node = node->next) {
+      if (node->waiter == waiter) node->waiter = nullptr;
     }
   }
 
@@ -161,17 +157,27 @@ class State {
   void set_log_if_unretrieved(bool log) { log_if_unretrieved_ = log; }
 
  private:
+  // A continuation after the first waiter: a done callback, or another waiter.
   struct Continuation {
+    static void* operator new(size_t size) { return internal::PoolAllocate(size); }
+    static void operator delete(void* block, size_t size) { internal::PoolFree(block, size); }
+
+    Continuation* next = nullptr;
     std::coroutine_handle<> waiter;
     DoneCallback callback;
   };
 
-  bool has_continuations() const {
-    return first_waiter_ || first_callback_ != nullptr || (more_ != nullptr && !more_->empty());
+  bool has_continuations() const { return first_waiter_ || more_ != nullptr; }
+  void AppendMore(std::coroutine_handle<> waiter, DoneCallback callback) {
+    auto* node = new Continuation{nullptr, waiter, std::move(callback)};
+    Continuation** end = &more_;
+    while (*end != nullptr) end = &(*end)->next;
+    *end = node;
   }
-  std::vector<Continuation>& More() {
-    if (more_ == nullptr) more_ = std::make_unique<std::vector<Continuation>>();
-    return *more_;
+  Continuation* PopMore() {
+    Continuation* node = more_;
+    more_ = node->next;
+    return node;
   }
 
   const absl::Status& ResultStatus() const {
@@ -199,15 +205,10 @@ class State {
         std::coroutine_handle<> waiter = first_waiter_;
         first_waiter_ = nullptr;
         waiter.resume();
-      } else if (first_callback_ != nullptr) {
-        DoneCallback callback = std::move(first_callback_);
-        first_callback_ = nullptr;
-        callback(*result_);
-      } else if (more_ != nullptr && !more_->empty()) {
-        Continuation next = std::move(more_->front());
-        more_->erase(more_->begin());
-        if (next.waiter) next.waiter.resume();
-        if (next.callback != nullptr) next.callback(*result_);
+      } else if (more_ != nullptr) {
+        std::unique_ptr<Continuation> next(PopMore());
+        if (next->waiter) next->waiter.resume();
+        if (next->callback != nullptr) next->callback(*result_);
       } else {
         running_continuations_ = false;
         return;
@@ -222,13 +223,12 @@ class State {
   bool log_if_unretrieved_ = false;
   bool scheduled_ = false;
   bool running_continuations_ = false;
-  // The first continuation inline (the usual one awaiter), the others, rare, out of line in
-  // order: a state lives as long as the operation it reports on, an idle connection's read's.
-  // (The callback comes before the result: it is 16-byte aligned, and no padding is wasted.)
-  DoneCallback first_callback_;
   std::optional<Result> result_;
+  // The first waiter inline (a coroutine awaits almost every state), callbacks and more waiters
+  // in a pooled list, in order: a state lives as long as the operation it reports on (an idle
+  // connection's read, say), so it is kept small: 64 bytes for Future<void>.
   std::coroutine_handle<> first_waiter_;
-  std::unique_ptr<std::vector<Continuation>> more_;
+  Continuation* more_ = nullptr;
 };
 
 // An intrusive reference to a State.
