@@ -328,11 +328,9 @@ class Future {
   }
 
   // `co_await future` yields Result. Awaiting a temporary future hands its value over without
-  // a copy when no other Future shares it. The awaiter refers to the future rather than copying
-  // it: a temporary lives until the end of the full-expression that awaits it, and the frame
-  // holds one future instead of two.
-  auto operator co_await() const& { return Awaiter(this, /*owned=*/false); }
-  auto operator co_await() && { return Awaiter(this, /*owned=*/true); }
+  // a copy when no other Future shares it.
+  auto operator co_await() const& { return Awaiter<false>(*this); }
+  auto operator co_await() && { return Awaiter<true>(this); }
 
  private:
   friend class Promise<T>;
@@ -353,37 +351,47 @@ class Future {
 
   // Lives in the awaiting coroutine's frame. If the frame is destroyed while suspended (its
   // loop or server is destroyed), it takes itself off the state, which is then never resumed.
+  // A temporary future (`co_await stream->ReadUntil(...)`) lives until the end of the
+  // full-expression that awaits it, so the awaiter refers to it (the frame holds one future, not
+  // two); an lvalue future is copied, since the container it sits in may change meanwhile.
+  template <bool kTemporary>
   class Awaiter {
    public:
-    // `owned`: the awaited future is a temporary, whose result may be moved out.
-    Awaiter(const Future* future, bool owned) : future_(future), owned_(owned) {}
-    Awaiter(Awaiter&& other) noexcept : future_(other.future_), owned_(other.owned_) {}
+    using Held = std::conditional_t<kTemporary, Future*, Future>;
+
+    explicit Awaiter(Held future) : future_(std::move(future)) {}
+    Awaiter(Awaiter&& other) noexcept : future_(std::move(other.future_)) {}
     ~Awaiter() {
-      if (suspended_) future_->state_->RemoveWaiter(suspended_);
+      if (suspended_) future().state_->RemoveWaiter(suspended_);
     }
 
-    bool await_ready() const { return future_->done(); }
+    bool await_ready() { return future().done(); }
     void await_suspend(std::coroutine_handle<> waiter) {
       suspended_ = waiter;
-      future_->state_->AddWaiter(waiter);
+      future().state_->AddWaiter(waiter);
     }
     Result await_resume() {
       suspended_ = nullptr;
+      Future& awaited = future();  // the temporary, or this awaiter's own copy
       if constexpr (std::is_copy_constructible_v<Result>) {
-        if (future_->value_.has_value()) {
-          if (!owned_) return future_->value_.result;
-          return std::move(const_cast<Future*>(future_)->value_.result);
-        }
-        if (owned_ && !future_->state_->shared()) return future_->state_->TakeResult();
-        return future_->state_->result();
+        if (awaited.value_.has_value()) return std::move(awaited.value_.result);
+        if (!awaited.state_->shared()) return awaited.state_->TakeResult();
+        return awaited.state_->result();
       } else {
-        return future_->state_->TakeResultOnce();
+        return awaited.state_->TakeResultOnce();
       }
     }
 
    private:
-    const Future* future_;
-    bool owned_;
+    Future& future() {
+      if constexpr (kTemporary) {
+        return *future_;
+      } else {
+        return future_;
+      }
+    }
+
+    Held future_;
     std::coroutine_handle<> suspended_{};
   };
 
