@@ -90,8 +90,10 @@ class State {
   }
 
   void AddRef() { ++refs_; }
+  // The last release destroys the state out of line: inlined, the destructor (its log of an
+  // unobserved failure) gave every function that drops a reference a large stack frame.
   void Release() {
-    if (--refs_ == 0) delete this;
+    if (--refs_ == 0) Destroy();
   }
   // Whether a reference other than the caller's (and the one that keeps the state alive while
   // its continuations run) exists.
@@ -157,6 +159,8 @@ class State {
   void set_log_if_unretrieved(bool log) { log_if_unretrieved_ = log; }
 
  private:
+  [[gnu::noinline]] void Destroy() { delete this; }
+
   // A continuation after the first waiter: a done callback, or another waiter.
   struct Continuation {
     static void* operator new(size_t size) { return internal::PoolAllocate(size); }
@@ -424,14 +428,16 @@ class Promise {
   using Result = FutureResult<T>;
 
   Promise() : state_(future_internal::NewState<T>()) {}
+  // Inline and cheap when resolved (or moved from), as most promises are by then: a written
+  // line's promise is moved and destroyed several times on its way.
   ~Promise() {
-    if (state_) Settle(future_internal::BrokenPromiseError(), /*first_only=*/true);
+    if (state_) Break();
   }
 
   Promise(Promise&&) = default;
   Promise& operator=(Promise&& other) noexcept {
     if (this != &other) {
-      if (state_) Settle(future_internal::BrokenPromiseError(), /*first_only=*/true);
+      if (state_) Break();
       state_ = std::move(other.state_);
     }
     return *this;
@@ -461,6 +467,10 @@ class Promise {
   bool done() const { return !state_ || state_->done(); }
 
  private:
+  [[gnu::noinline]] void Break() {
+    Settle(future_internal::BrokenPromiseError(), /*first_only=*/true);
+  }
+
   void Settle(Result result, bool first_only) {
     if (state_->queue().OnLoopThread()) {
       const bool first = state_->Resolve(std::move(result));
