@@ -971,30 +971,32 @@ void BaseIOStream::Close(absl::Status error) {
   for (auto& [index, promise] : writes) promise.SetResult(closed_error);
   write_buffer_.Clear();
   reads_held_ = false;  // nothing is unsent any more: reads go on from the buffer
-  if (idle_timer_.has_value()) loop_.RemoveTimeout(*idle_timer_);
-  idle_timer_.reset();
+  if (idle_ != nullptr) loop_.RemoveTimeout(idle_->timer);
+  idle_.reset();
   FailPendingOperations(closed_error);
   if (close_callback_ != nullptr) ScheduleCloseCallback(TakeCloseCallback());
 }
 
 void BaseIOStream::SetIdleTimeout(absl::Duration timeout) {
-  if (idle_timer_.has_value()) loop_.RemoveTimeout(*idle_timer_);
-  idle_timer_.reset();
-  idle_timeout_ = timeout;
-  if (closed_ || timeout == absl::InfiniteDuration()) return;
-  bytes_at_idle_check_ = bytes_moved_;
+  if (idle_ != nullptr) loop_.RemoveTimeout(idle_->timer);
+  if (closed_ || timeout == absl::InfiniteDuration()) {
+    idle_.reset();
+    return;
+  }
+  if (idle_ == nullptr) idle_ = std::make_unique<IdleCheck>();
+  idle_->timeout = timeout;
+  idle_->bytes_at_check = bytes_moved_;
   // Cancelled by Close (the destructor closes), so `this` is alive when it runs.
-  idle_timer_ = loop_.CallLater(timeout, [this] { CheckIdle(); });
+  idle_->timer = loop_.CallLater(timeout, [this] { CheckIdle(); });
 }
 
 void BaseIOStream::CheckIdle() {
-  idle_timer_.reset();
-  if (bytes_moved_ == bytes_at_idle_check_) {
+  if (bytes_moved_ == idle_->bytes_at_check) {
     return Close(ErrnoError(
-        ETIMEDOUT, absl::StrCat("idle for ", absl::FormatDuration(idle_timeout_), " on fd ",
-                                fileno())));
+        ETIMEDOUT,
+        absl::StrCat("idle for ", absl::FormatDuration(idle_->timeout), " on fd ", fileno())));
   }
-  SetIdleTimeout(idle_timeout_);  // moved bytes since: check again one period later
+  SetIdleTimeout(idle_->timeout);  // moved bytes since: check again one period later
 }
 
 void BaseIOStream::ScheduleCloseCallback(CloseCallback callback) {

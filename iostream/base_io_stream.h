@@ -294,12 +294,12 @@ class BaseIOStream {
   void CloseForDestruction() { Close(); }
 
  private:
-  enum class ReadKind { kNone, kBytes, kUntil, kRegex, kUntilClose, kInto };
+  enum class ReadKind : uint8_t { kNone, kBytes, kUntil, kRegex, kUntilClose, kInto };
 
   struct PendingRead {
     ReadKind kind = ReadKind::kNone;
-    size_t num_bytes = 0;  // kBytes: how many; kInto: buffer size
     bool partial = false;
+    size_t num_bytes = 0;  // kBytes: how many; kInto: buffer size
     std::string delimiter;
     std::shared_ptr<const re2::RE2> regex;
     size_t max_bytes = 0;  // 0: no limit
@@ -406,20 +406,23 @@ class BaseIOStream {
   // The last ReadFromFd left room in its buffer or found nothing, in loop iteration
   // drained_iteration_: until the next wait, reading the fd again would only get EAGAIN.
   bool fd_drained_ = false;
-  uint64_t drained_iteration_ = 0;
   bool unwanted_event_seen_ = false;  // readiness came with no read pending (see HandleEvents)
+  uint64_t drained_iteration_ = 0;
 
   internal::WriteBuffer write_buffer_;
   uint64_t total_write_index_ = 0;
   uint64_t total_write_done_index_ = 0;
   internal::Fifo<std::pair<uint64_t, Promise<void>>> write_promises_;
-  bool flush_scheduled_ = false;
 
-  // Idle timeout: bytes moved through the fd, and what they were at the last check.
+  // Idle timeout: bytes moved through the fd (every read and write counts them), and the check
+  // (SetIdleTimeout), made only when a timeout is set: most streams never have one.
+  struct IdleCheck {
+    absl::Duration timeout;
+    uint64_t bytes_at_check = 0;  // bytes_moved_ when the timer was armed
+    IOLoop::TimeoutHandle timer;
+  };
   uint64_t bytes_moved_ = 0;
-  uint64_t bytes_at_idle_check_ = 0;
-  absl::Duration idle_timeout_ = absl::InfiniteDuration();
-  std::optional<IOLoop::TimeoutHandle> idle_timer_;
+  std::unique_ptr<IdleCheck> idle_;
 
   bool connecting_ = false;
   // The peer finished sending while writes were unsent: reads are settled as on a close, and the
@@ -427,6 +430,7 @@ class BaseIOStream {
   bool end_of_stream_ = false;
   bool closed_ = false;
   bool handling_events_ = false;  // errors found now are logged (Tornado logs async errors only)
+  bool flush_scheduled_ = false;
   absl::Status error_;
   CloseCallback close_callback_;
 
