@@ -3,7 +3,8 @@
 // line's own string), so futures, promises, tasks and the loop allocate nothing per operation.
 
 #include <fcntl.h>
-#include <fcntl.h>
+#include <malloc.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,27 +18,40 @@
 #include "conformance/testing.h"
 #include "gtest/gtest.h"
 #include "iostream/io_stream.h"
+#include "iostream/netutil.h"
 #include "iostream/task.h"
+#include "iostream/tcp_server.h"
 
 namespace {
 
 std::atomic<bool> counting{false};
 std::atomic<long> allocations{0};
+// Bytes of every block operator new holds now (as malloc sized them), counted at all times.
+std::atomic<long> live_bytes{0};
 
 void* CountedAllocate(size_t size) {
   if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* block = std::malloc(size == 0 ? 1 : size)) return block;
+  if (void* block = std::malloc(size == 0 ? 1 : size)) {
+    live_bytes.fetch_add(malloc_usable_size(block), std::memory_order_relaxed);
+    return block;
+  }
   throw std::bad_alloc();
+}
+
+void CountedFree(void* block) {
+  if (block == nullptr) return;
+  live_bytes.fetch_sub(malloc_usable_size(block), std::memory_order_relaxed);
+  std::free(block);
 }
 
 }  // namespace
 
 void* operator new(size_t size) { return CountedAllocate(size); }
 void* operator new[](size_t size) { return CountedAllocate(size); }
-void operator delete(void* block) noexcept { std::free(block); }
-void operator delete[](void* block) noexcept { std::free(block); }
-void operator delete(void* block, size_t) noexcept { std::free(block); }
-void operator delete[](void* block, size_t) noexcept { std::free(block); }
+void operator delete(void* block) noexcept { CountedFree(block); }
+void operator delete[](void* block) noexcept { CountedFree(block); }
+void operator delete(void* block, size_t) noexcept { CountedFree(block); }
+void operator delete[](void* block, size_t) noexcept { CountedFree(block); }
 
 namespace gust {
 namespace {
@@ -145,6 +159,62 @@ TEST_F(AllocationTest, BulkEchoReadsIntoStringsItHasSent) {
   const long counted = allocations.load();
   RecordProperty("allocations_per_round_trip", absl::StrCat(static_cast<double>(counted) / rounds));
   EXPECT_LE(counted, rounds / 8) << counted << " allocations for " << rounds << " round trips";
+}
+
+// line_server's handler: answers each line, the last answer's future kept (not awaited).
+Task<void> AnswerLines(std::unique_ptr<IOStream> stream, SocketAddress) {
+  Future<void> sent = MakeReadyFuture<void>(absl::OkStatus());
+  for (;;) {
+    absl::StatusOr<std::string> line = co_await stream->ReadUntil("\r\n", 64 * 1024);
+    if (!line.ok()) break;
+    sent = stream->Write(*std::move(line));
+  }
+  co_await sent;
+  co_return absl::OkStatus();
+}
+
+// What a server holds for each connection that waits for its next line (the stream, the
+// handler's frame, the pending read and the last write, the server's bookkeeping): bytes as
+// malloc sized the blocks, the difference between 100 and 300 such connections. Clients are
+// plain blocking sockets, opened one at a time and answered once each, so that no burst leaves
+// buffers in the per-thread caches. The bound is where the 1 KiB target is not yet:
+// it catches a regression of about 100 bytes per connection.
+TEST_F(AllocationTest, AnIdleServerConnectionHoldsLittleHeap) {
+  testing::RaiseFdLimit(1000);
+  TCPServer server(AnswerLines);
+  absl::StatusOr<std::vector<int>> sockets =
+      BindSockets(0, "127.0.0.1", AF_INET, /*backlog=*/512);
+  ASSERT_TRUE(sockets.ok()) << sockets.status();
+  ASSERT_TRUE(server.AddSockets(*sockets).ok());
+  const SocketAddress address = SocketAddress::LocalOf(sockets->front());
+  std::vector<int> clients;
+  auto open_idle = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      ASSERT_GE(fd, 0);
+      clients.push_back(fd);
+      ASSERT_EQ(connect(fd, address.sockaddr_ptr(), address.size()), 0);
+      ASSERT_EQ(send(fd, "hello\r\n", 7, MSG_NOSIGNAL), 7);
+      std::string answer;
+      RunUntil([&] {
+        char buffer[16];
+        const ssize_t n = recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+        if (n > 0) answer.append(buffer, n);
+        return answer.size() >= 7;
+      });
+      ASSERT_EQ(answer, "hello\r\n");
+    }
+  };
+  open_idle(100);  // warm up: pools, caches, the loop's tables
+  const long before = live_bytes.load();
+  const int measured = 200;
+  open_idle(measured);
+  const long per_connection = (live_bytes.load() - before) / measured;
+  RecordProperty("heap_bytes_per_idle_connection", absl::StrCat(per_connection));
+  EXPECT_EQ(server.active_connections(), 300);
+  EXPECT_LE(per_connection, 1536) << per_connection << " bytes of heap per idle connection";
+  for (int fd : clients) close(fd);
+  EXPECT_TRUE(server.Drain(absl::Seconds(10)).ok());
 }
 
 // As seastar's: a future made ready holds its result and allocates nothing, even on a thread
