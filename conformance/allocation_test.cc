@@ -182,8 +182,7 @@ Task<void> AnswerLines(std::unique_ptr<IOStream> stream, SocketAddress) {
 TEST_F(AllocationTest, AnIdleServerConnectionHoldsLittleHeap) {
   testing::RaiseFdLimit(1000);
   TCPServer server(AnswerLines);
-  absl::StatusOr<std::vector<int>> sockets =
-      BindSockets(0, "127.0.0.1", AF_INET, /*backlog=*/512);
+  absl::StatusOr<std::vector<int>> sockets = BindSockets(0, "127.0.0.1", AF_INET, /*backlog=*/512);
   ASSERT_TRUE(sockets.ok()) << sockets.status();
   ASSERT_TRUE(server.AddSockets(*sockets).ok());
   const SocketAddress address = SocketAddress::LocalOf(sockets->front());
