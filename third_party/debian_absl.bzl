@@ -73,6 +73,7 @@ def _debian_absl_impl(ctx):
     for component in components:
         path = ctx.execute(["pkg-config", "--path", component]).stdout.strip()
         text = ctx.read(path)
+
         # The static archive (`-l:libabsl_x.a`), as a monorepo that builds Abseil from source
         # links it: the shared objects cost every process about 1 MiB of resident memory, half
         # of it private (relocated data), for the few functions gust calls.
