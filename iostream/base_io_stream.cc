@@ -917,8 +917,9 @@ void BaseIOStream::StartConnecting() {
 void BaseIOStream::UpdateConnectingInterest() { UpdateInterest(/*drop_extra=*/true); }
 
 BaseIOStream::CloseCallback BaseIOStream::TakeCloseCallback() {
-  CloseCallback callback = std::move(close_callback_);
-  close_callback_ = nullptr;
+  if (close_callback_ == nullptr) return nullptr;
+  CloseCallback callback = std::move(*close_callback_);
+  close_callback_.reset();
   return callback;
 }
 
@@ -1012,7 +1013,8 @@ void BaseIOStream::SetCloseCallback(CloseCallback callback) {
     if (callback != nullptr) ScheduleCloseCallback(std::move(callback));
     return;
   }
-  close_callback_ = std::move(callback);
+  close_callback_ =
+      callback != nullptr ? std::make_unique<CloseCallback>(std::move(callback)) : nullptr;
   UpdateInterest(/*drop_extra=*/false);
 }
 

@@ -432,7 +432,8 @@ class BaseIOStream {
   bool handling_events_ = false;  // errors found now are logged (Tornado logs async errors only)
   bool flush_scheduled_ = false;
   absl::Status error_;
-  CloseCallback close_callback_;
+  // Out of line: few streams have one, and every idle connection would carry 32 bytes for it.
+  std::unique_ptr<CloseCallback> close_callback_;
 
   int registered_fd_ = -1;  // the fd while it has a handler on the loop
   uint32_t interest_ = 0;
