@@ -184,7 +184,7 @@ Future<std::string> BaseIOStream::ReadUntilRegexImpl(
     return RefuseRead(std::move(refused), std::move(callback));
   }
   read_.kind = ReadKind::kRegex;
-  read_.regex = *std::move(regex);
+  read_.Rare().regex = *std::move(regex);
   read_.max_bytes = max_bytes;
   return StartRead(std::move(callback));
 }
@@ -230,10 +230,11 @@ Future<size_t> BaseIOStream::ReadIntoImpl(absl::Span<char> buffer, bool partial,
   Future<size_t> future;
   if (start) {
     read_.kind = ReadKind::kInto;
-    read_.into = buffer;
+    RareRead& rare = read_.Rare();
+    rare.into = buffer;
     read_.num_bytes = buffer.size();
     read_.partial = partial;
-    future = read_.into_promise.emplace().future();
+    future = rare.into_promise.emplace().future();
   } else {
     future = MakeReadyFuture<size_t>(std::move(refused));
   }
@@ -301,7 +302,7 @@ Future<std::string> BaseIOStream::StartRead(ReadCallback callback) {
 }
 
 size_t BaseIOStream::Available() const {
-  return read_buffer_.size() + (read_.kind == ReadKind::kInto ? read_.into_filled : 0) +
+  return read_buffer_.size() + (read_.kind == ReadKind::kInto ? read_.rare->into_filled : 0) +
          read_.direct_filled;
 }
 
@@ -351,12 +352,12 @@ absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPos() {
       re2::StringPiece text(data.data(), data.size());
       re2::StringPiece match;
       std::optional<size_t> end;
-      if (read_.regex->Match(text, 0, text.size(), RE2::UNANCHORED, &match, 1)) {
+      if (read_.rare->regex->Match(text, 0, text.size(), RE2::UNANCHORED, &match, 1)) {
         end = match.data() + match.size() - text.data();
       }
       const size_t extent = end.value_or(size);
       if (read_.max_bytes != 0 && extent > read_.max_bytes) {
-        return UnsatisfiableReadError(absl::StrCat("regex ", Quote(read_.regex->pattern()),
+        return UnsatisfiableReadError(absl::StrCat("regex ", Quote(read_.rare->regex->pattern()),
                                                    " not matched within ", read_.max_bytes,
                                                    " bytes"));
       }
@@ -475,7 +476,7 @@ void BaseIOStream::ReadToBufferLoop() {
 
 bool BaseIOStream::ReadToBuffer() {
   const bool direct = read_.kind == ReadKind::kInto && read_buffer_.empty() &&
-                      read_.into_filled < read_.into.size();
+                      read_.rare->into_filled < read_.rare->into.size();
   // A sized read with nothing buffered reads into its result string, never past its size, so
   // nothing is left over to buffer. Not a partial one: its size is only an upper bound, and a
   // result string sized for it would be mostly empty (zeroing and then shrinking it cost more
@@ -495,7 +496,7 @@ bool BaseIOStream::ReadToBuffer() {
   const bool into_spare = !spare.empty();
   absl::Span<char> target;
   if (direct) {
-    target = read_.into.subspan(read_.into_filled);
+    target = read_.rare->into.subspan(read_.rare->into_filled);
   } else if (direct_bytes) {
     // Grown as data arrives (doubling, at least a chunk at a time), never sized for num_bytes
     // up front: a peer that sends nothing must not cost the whole size.
@@ -547,7 +548,7 @@ bool BaseIOStream::ReadToBuffer() {
   }
   bytes_moved_ += n;
   if (direct) {
-    read_.into_filled += n;
+    read_.rare->into_filled += n;
   } else if (direct_bytes) {
     read_.direct_filled += n;
   } else if (into_spare) {
@@ -608,16 +609,19 @@ void BaseIOStream::EndRead(std::optional<Promise<std::string>>& promise,
                            std::optional<Promise<size_t>>& into_promise) {
   promise = std::move(read_.promise);
   read_.promise.reset();
-  into_promise = std::move(read_.into_promise);
-  read_.into_promise.reset();
+  if (read_.rare != nullptr) {
+    RareRead& rare = *read_.rare;
+    into_promise = std::move(rare.into_promise);
+    rare.into_promise.reset();
+    rare.regex.reset();
+    rare.into = absl::Span<char>();
+    rare.into_filled = 0;
+  }
   read_.kind = ReadKind::kNone;
   read_.num_bytes = 0;
   read_.partial = false;
-  read_.regex.reset();
   read_.max_bytes = 0;
   read_.scan_from = 0;
-  read_.into = absl::Span<char>();
-  read_.into_filled = 0;
   read_.streaming.reset();
   read_.direct_filled = 0;
 }
@@ -626,8 +630,9 @@ void BaseIOStream::FinishRead(size_t size) {
   std::optional<Promise<std::string>> promise;
   std::optional<Promise<size_t>> into_promise;
   if (read_.kind == ReadKind::kInto) {
-    const size_t from_buffer = size - std::min(size, read_.into_filled);
-    read_buffer_.TakeInto(from_buffer, read_.into.data() + read_.into_filled);
+    const RareRead& rare = *read_.rare;
+    const size_t from_buffer = size - std::min(size, rare.into_filled);
+    read_buffer_.TakeInto(from_buffer, rare.into.data() + rare.into_filled);
     EndRead(promise, into_promise);
     into_promise->SetResult(size);
   } else if (read_.direct_filled > 0) {
@@ -650,8 +655,8 @@ void BaseIOStream::FinishRead(size_t size) {
 void BaseIOStream::FailRead(const absl::Status& status) {
   // A non-partial ReadInto that fails gives back the bytes it placed in the caller's buffer:
   // they stay readable, ahead of anything buffered since, so no byte vanishes.
-  if (read_.kind == ReadKind::kInto && read_.into_filled > 0) {
-    read_buffer_.Prepend(absl::string_view(read_.into.data(), read_.into_filled));
+  if (read_.kind == ReadKind::kInto && read_.rare->into_filled > 0) {
+    read_buffer_.Prepend(absl::string_view(read_.rare->into.data(), read_.rare->into_filled));
   }
   if (read_.direct_filled > 0) {
     read_buffer_.Prepend(absl::string_view(read_.direct.data(), read_.direct_filled));

@@ -296,21 +296,32 @@ class BaseIOStream {
  private:
   enum class ReadKind : uint8_t { kNone, kBytes, kUntil, kRegex, kUntilClose, kInto };
 
+  // What only ReadUntilRegex and ReadInto use, out of line (made on first use, then kept):
+  // every idle connection's pending read would carry it otherwise.
+  struct RareRead {
+    std::shared_ptr<const re2::RE2> regex;
+    absl::Span<char> into;
+    size_t into_filled = 0;  // kInto: bytes already in `into`
+    std::optional<Promise<size_t>> into_promise;
+  };
+
   struct PendingRead {
     ReadKind kind = ReadKind::kNone;
     bool partial = false;
     size_t num_bytes = 0;  // kBytes: how many; kInto: buffer size
     std::string delimiter;
-    std::shared_ptr<const re2::RE2> regex;
     size_t max_bytes = 0;  // 0: no limit
     size_t scan_from = 0;  // kUntil: the buffer holds no match starting before this offset
-    absl::Span<char> into;
-    size_t into_filled = 0;  // kInto: bytes already in `into`
     std::string direct;        // kBytes: the result, read into from the fd when nothing was
     size_t direct_filled = 0;  // buffered (the first direct_filled bytes are data)
     std::shared_ptr<StreamingCallback> streaming;
     std::optional<Promise<std::string>> promise;
-    std::optional<Promise<size_t>> into_promise;
+    std::unique_ptr<RareRead> rare;  // kRegex, kInto
+
+    RareRead& Rare() {
+      if (rare == nullptr) rare = std::make_unique<RareRead>();
+      return *rare;
+    }
   };
 
   Future<std::string> ReadBytesImpl(size_t num_bytes, bool partial, ReadCallback callback);
