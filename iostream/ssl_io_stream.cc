@@ -413,4 +413,20 @@ Future<std::unique_ptr<SSLIOStream>> StartTls(IOStream& stream, bool server_side
   return FinishStartTls(std::move(tls));
 }
 
+namespace internal {
+
+const TlsStreamMakers kTlsStreamMakers = {
+    .accept = [](int fd, std::shared_ptr<const TlsContext> context,
+                 const BaseIOStream::Options& options,
+                 absl::Duration handshake_timeout) -> std::unique_ptr<IOStream> {
+      auto stream =
+          std::make_unique<SSLIOStream>(fd, std::move(context), /*server_side=*/true, "", options);
+      stream->SetHandshakeTimeout(handshake_timeout);
+      return stream;
+    },
+    .start_tls = StartTls,
+};
+
+}  // namespace internal
+
 }  // namespace gust

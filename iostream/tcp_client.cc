@@ -156,8 +156,9 @@ class Connector : public std::enable_shared_from_this<Connector> {
         self->options_.timeout == absl::InfiniteDuration()
             ? absl::InfiniteDuration()
             : self->options_.timeout - (self->loop_.Time() - self->started_);
-    absl::StatusOr<std::unique_ptr<SSLIOStream>> tls = co_await StartTls(
-        *plain, false, self->options_.tls, name, std::max(left, absl::ZeroDuration()));
+    absl::StatusOr<std::unique_ptr<SSLIOStream>> tls =
+        co_await self->options_.tls->stream_makers().start_tls(
+            *plain, false, self->options_.tls, name, std::max(left, absl::ZeroDuration()));
     if (tls.ok()) {
       self->promise_.SetResult(std::unique_ptr<IOStream>(*std::move(tls)));
     } else if (ErrnoOf(tls.status()) == ETIMEDOUT) {

@@ -12,7 +12,6 @@
 #include "iostream/errors.h"
 #include "iostream/internal/check.h"
 #include "iostream/log.h"
-#include "iostream/ssl_io_stream.h"
 
 namespace gust {
 
@@ -122,15 +121,11 @@ absl::Status TCPServer::Accept(Worker& worker) {
 }
 
 void TCPServer::OnConnection(Worker& worker, int fd, SocketAddress peer) {
-  std::unique_ptr<IOStream> stream;
-  if (options_.tls != nullptr) {
-    auto tls = std::make_unique<SSLIOStream>(fd, options_.tls, /*server_side=*/true, "",
-                                             options_.stream_options);
-    tls->SetHandshakeTimeout(options_.handshake_timeout);
-    stream = std::move(tls);
-  } else {
-    stream = std::make_unique<IOStream>(fd, options_.stream_options);
-  }
+  std::unique_ptr<IOStream> stream =
+      options_.tls != nullptr
+          ? options_.tls->stream_makers().accept(fd, options_.tls, options_.stream_options,
+                                                 options_.handshake_timeout)
+          : std::make_unique<IOStream>(fd, options_.stream_options);
   stream->SetIdleTimeout(options_.idle_timeout);
   active_->fetch_add(1);
   Task<void> task = (*handle_stream_)(std::move(stream), peer);

@@ -21,8 +21,35 @@
 #include <openssl/ssl.h>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "iostream/base_io_stream.h"
+#include "iostream/future.h"
 
 namespace gust {
+
+class IOStream;
+class SSLIOStream;
+class TlsContext;  // below
+
+namespace internal {
+
+// What TCPServer and TCPClient do with a TlsContext, reached through the context rather than
+// called: a program that never makes a context (a plain TCP server) then links no BoringSSL.
+// Defined in ssl_io_stream.cc.
+struct TlsStreamMakers {
+  // An accepted connection's server-side stream, its handshake timeout set.
+  std::unique_ptr<IOStream> (*accept)(int fd, std::shared_ptr<const TlsContext> context,
+                                      const BaseIOStream::Options& options,
+                                      absl::Duration handshake_timeout);
+  // StartTls.
+  Future<std::unique_ptr<SSLIOStream>> (*start_tls)(IOStream& stream, bool server_side,
+                                                    std::shared_ptr<const TlsContext> context,
+                                                    std::string server_hostname,
+                                                    absl::Duration handshake_timeout);
+};
+extern const TlsStreamMakers kTlsStreamMakers;
+
+}  // namespace internal
 
 struct TlsOptions {
   enum class Verify {
@@ -64,6 +91,8 @@ class TlsContext {
 
   SSL_CTX* ssl_ctx() const { return ssl_ctx_.get(); }
   bool check_hostname() const { return check_hostname_; }
+  // For TCPServer and TCPClient.
+  const internal::TlsStreamMakers& stream_makers() const { return *stream_makers_; }
 
   // Only Create and FromSslCtx can make the key this constructor takes (std::make_shared
   // needs a public constructor).
@@ -83,6 +112,9 @@ class TlsContext {
   bssl::UniquePtr<SSL_CTX> ssl_ctx_;
   bool check_hostname_;
   std::string alpn_wire_;  // the server's ALPN preferences, in wire format
+  // Taken here, by the constructor only Create and FromSslCtx call, so that only a program
+  // that makes a context links the streams behind it.
+  const internal::TlsStreamMakers* stream_makers_ = &internal::kTlsStreamMakers;
 };
 
 }  // namespace gust
