@@ -998,6 +998,60 @@ TEST_P(ReadWriteTest, BackpressureHoldsReadsUntilTheWritesDrain) {
   EXPECT_TRUE(Await(echo.future()).ok());
 }
 
+// Lines the buffer holds already are handed out at once, but within the same bounds as any
+// inline read: at most a budget of them per iteration (then the loop runs others) ...
+TEST_P(ReadWriteTest, BufferedLinesYieldToTheLoop) {
+  StreamPair s = MakePair();
+  constexpr int kLines = 1000;
+  std::string lines;
+  for (int i = 0; i < kLines; ++i) lines += "x\n";
+  ASSERT_TRUE(Await(s.writer->Write(lines)).ok());
+  RunFor(absl::Milliseconds(10));  // all in the reader's kernel buffer: one read takes them
+  int read = 0;
+  int read_when_loop_ran = -1;
+  auto drain = [&]() -> Task<void> {
+    while (read < kLines) {
+      absl::StatusOr<std::string> line = co_await s.reader->ReadUntil("\n");
+      if (!line.ok()) co_return line.status();
+      if (++read == 1) loop().AddCallback([&] { read_when_loop_ran = read; });
+    }
+    co_return absl::OkStatus();
+  };
+  Task<void> task = drain();
+  ASSERT_TRUE(Await(task.future()).ok());
+  EXPECT_GE(read_when_loop_ran, 1);
+  EXPECT_LE(read_when_loop_ran, 100) << "the loop waited for most of the buffered lines";
+}
+
+// ... and none while backpressure holds reads: an echo of buffered lines queues no more than
+// the mark and one line before it waits for its writes to drain.
+TEST_P(ReadWriteTest, BackpressureHoldsBufferedLines) {
+  if (IsPipe()) GTEST_SKIP() << "a pipe pair carries data one way only";
+  BaseIOStream::Options held;
+  held.write_high_water_mark = 1024;
+  StreamPair s = MakePair(held, BaseIOStream::Options());
+  const std::string line = std::string(99, 'b') + "\n";
+  std::string lines;
+  for (int i = 0; i < 50; ++i) lines += line;
+  ASSERT_TRUE(Await(s.writer->Write(lines)).ok());
+  RunFor(absl::Milliseconds(10));
+  size_t most_queued = 0;
+  Task<void> echo = [](BaseIOStream& stream, size_t& most_queued) -> Task<void> {
+    for (int i = 0; i < 50; ++i) {
+      absl::StatusOr<std::string> got = co_await stream.ReadUntil("\n");
+      if (!got.ok()) co_return got.status();
+      stream.Write(*std::move(got));
+      most_queued = std::max(most_queued, stream.write_buffer_size());
+    }
+    co_return absl::OkStatus();
+  }(*s.reader, most_queued);
+  ASSERT_TRUE(Await(echo.future()).ok());
+  EXPECT_LE(most_queued, 1024 + line.size()) << most_queued;
+  absl::StatusOr<std::string> answers = Await(s.writer->ReadBytes(lines.size()));
+  ASSERT_TRUE(answers.ok()) << answers.status();
+  EXPECT_EQ(*answers, lines);
+}
+
 // Tornado 4's callback forms run from the loop with the result.
 TEST_P(ReadWriteTest, CallbackForms) {
   StreamPair s = MakePair();

@@ -349,6 +349,9 @@ class BaseIOStream {
   void ResolveRead(std::optional<Promise<std::string>>& promise,
                    absl::StatusOr<std::string> result);
   void TryInlineRead();
+  // Whether this stream may still finish a read inside the call that started it in this
+  // iteration (fairness; see kMaxInlineReadsPerIteration); counts nothing.
+  bool InlineBudgetLeft();
   // The pending read cannot finish before the fd has more: readies the stream to wait.
   void WaitForFd();
   // Makes the pending read wait for the loop's next iteration (fairness, or input the poller
