@@ -437,7 +437,10 @@ void BaseIOStream::WaitForFd() {
   // This stream has answered all it could: its answers go out now, one system call as at the
   // end of the iteration, while its buffer is still hot and before other streams' answers pile
   // up in memory beside it.
-  if (flush_scheduled_ && !connecting_ && !handling_events_) HandleWrite();
+  if (flush_scheduled_ && !connecting_ && !handling_events_) {
+    flush_scheduled_ = false;  // the scheduled flush finds it done (UpdateInterest: see below)
+    HandleWrite();
+  }
   UpdateInterest(/*drop_extra=*/false);
 }
 
@@ -749,6 +752,9 @@ void BaseIOStream::ScheduleFlush() {
     std::shared_ptr<BaseIOStream*> self = weak.lock();
     if (self == nullptr) return;
     BaseIOStream* stream = *self;
+    // Not scheduled any more: WaitForFd flushed already (and set write interest for what the
+    // fd did not take), as lines at pipeline 1 do every time.
+    if (!stream->flush_scheduled_) return;
     stream->flush_scheduled_ = false;
     if (stream->closed_ || stream->connecting_) return;
     stream->HandleWrite();
