@@ -251,7 +251,7 @@ Future<size_t> BaseIOStream::ReadIntoImpl(absl::Span<char> buffer, bool partial,
     rare.into = buffer;
     read_.num_bytes = buffer.size();
     read_.partial = partial;
-    future = rare.into_promise.emplace().future();
+    future = rare.into_promise.emplace(loop_.queue_).future();
   } else {
     future = MakeReadyFuture<size_t>(std::move(refused));
   }
@@ -301,7 +301,7 @@ Future<std::string> BaseIOStream::StartRead(ReadCallback callback) {
   if (callback != nullptr) {
     // The callback is attached before the read starts, so that it is scheduled before the close
     // callback even when the read fails inside this call (and closes the stream).
-    Future<std::string> future = read_.promise.emplace().future();
+    Future<std::string> future = read_.promise.emplace(loop_.queue_).future();
     AttachReadCallback(future, std::move(callback));
     TryInlineRead();
     return future;
@@ -315,7 +315,7 @@ Future<std::string> BaseIOStream::StartRead(ReadCallback callback) {
   inline_result_ = nullptr;
   if (settled.has_value()) return MakeReadyFuture<std::string>(*std::move(settled));
   GUST_DCHECK(reading(), "a read neither settled nor pending");
-  return read_.promise.emplace().future();
+  return read_.promise.emplace(loop_.queue_).future();
 }
 
 size_t BaseIOStream::Available() const {
@@ -717,7 +717,7 @@ Future<void> BaseIOStream::QueueWrite(size_t size, Append&& append) {
   }
   append();
   total_write_index_ += size;
-  Promise<void> promise;
+  Promise<void> promise(loop_.queue_);
   Future<void> future = promise.future();
   write_promises_.emplace_back(total_write_index_, std::move(promise));
   UpdateBackpressure();

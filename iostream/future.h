@@ -262,8 +262,12 @@ class StateRef {
 };
 
 template <typename T>
+StateRef<T> NewState(std::shared_ptr<internal::CallbackQueue> queue) {
+  return StateRef<T>(new State<T>(std::move(queue)));
+}
+template <typename T>
 StateRef<T> NewState() {
-  return StateRef<T>(new State<T>(CurrentLoopQueue()));
+  return NewState<T>(CurrentLoopQueue());
 }
 
 }  // namespace future_internal
@@ -427,6 +431,10 @@ class Promise {
   using Result = FutureResult<T>;
 
   Promise() : state_(future_internal::NewState<T>()) {}
+  // A promise whose callbacks run on the loop that owns `queue`: for code that knows its loop
+  // (a stream's reads and writes), which spares a lookup of IOLoop::Current() per operation.
+  explicit Promise(std::shared_ptr<internal::CallbackQueue> queue)
+      : state_(future_internal::NewState<T>(std::move(queue))) {}
   // Inline and cheap when resolved (or moved from), as most promises are by then: a written
   // line's promise is moved and destroyed several times on its way.
   ~Promise() {
