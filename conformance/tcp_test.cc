@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -395,6 +396,30 @@ TEST_F(TcpTest, AClientThatNeverReadsCannotGrowTheServer) {
   EXPECT_TRUE(server.Drain(absl::Seconds(10)).ok());
 }
 
+// A handler that fails is logged (Tornado: "Error in connection callback"); one that ends
+// because its stream closed or it was cancelled is not.
+TEST_F(TcpTest, FailedHandlersAreLogged) {
+  TCPServer server([](std::unique_ptr<IOStream> stream, SocketAddress) -> Task<void> {
+    absl::StatusOr<std::string> line = co_await stream->ReadUntil("\n");
+    if (!line.ok()) co_return line.status();
+    line->pop_back();  // the delimiter
+    co_return absl::InternalError(absl::StrCat("refused ", *line));
+  });
+  ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
+  ::testing::internal::CaptureStderr();
+  const int refused = RawClient(PortOf(server), "bad request\n");
+  const int gone = RawClient(PortOf(server), "");
+  RunUntil([&] { return server.active_connections() == 1; });
+  close(gone);  // its handler ends with StreamClosedError
+  RunUntil([&] { return server.active_connections() == 0; });
+  RunFor(absl::Milliseconds(10));
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  close(refused);
+  EXPECT_NE(log.find("handler failed: INTERNAL: refused bad request"), std::string::npos) << log;
+  EXPECT_EQ(log.find("Stream closed"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+  server.Stop();
+}
 
 // Silent clients and half a ClientHello do not hold a TLS server's connections past its
 // handshake timeout (on by default; short here).
