@@ -31,7 +31,11 @@ const char* Find(absl::string_view haystack, absl::string_view needle) {
   while (at <= last) {
     at = static_cast<const char*>(memchr(at, needle[0], last - at + 1));
     if (at == nullptr) return nullptr;
-    if (memcmp(at + 1, needle.data() + 1, needle.size() - 1) == 0) return at;
+    // "\r\n" is compared inline: a call to memcmp for one byte costs more than the search.
+    const bool rest_matches = needle.size() <= 2
+                                  ? needle.size() == 1 || at[1] == needle[1]
+                                  : memcmp(at + 1, needle.data() + 1, needle.size() - 1) == 0;
+    if (rest_matches) return at;
     ++at;
   }
   return nullptr;
