@@ -56,9 +56,8 @@ void ReleaseSpareStrings() {
 
 std::string CopyIntoSpareString(const char* data, size_t n) {
   if (n < kMinSpareSize) return std::string(data, n);  // a line: no spare is that small
-  std::string out = spares.TakeFirst([n](const std::string& spare) {
-    return spare.capacity() >= n && spare.capacity() / 4 <= n;
-  });
+  std::string out = spares.TakeFirst(
+      [n](const std::string& spare) { return spare.capacity() >= n && spare.capacity() / 4 <= n; });
   out.assign(data, n);  // within a kept string's capacity: no allocation, no zeroing
   return out;
 }
