@@ -1061,6 +1061,35 @@ TEST_P(ReadWriteTest, BackpressureHoldsBufferedLines) {
   EXPECT_EQ(*answers, lines);
 }
 
+// A write's future (which refers to its stream's progress rather than owning a state) answers
+// the same from every copy, through every way of asking, and outlives its stream: a write that
+// went out stays OK, one still queued when the stream went away fails with StreamClosedError.
+TEST_P(ReadWriteTest, WriteFuturesOutliveTheirStream) {
+  StreamPair s = MakePair();
+  Future<void> sent = s.writer->Write("first\n");
+  ASSERT_TRUE(Await(sent).ok());
+  // More than the kernel holds for a peer that does not read: the end stays queued.
+  Future<void> queued = s.writer->Write(std::string(16 * 1024 * 1024, 'x'));
+  const Future<void> copy = queued;
+  RunFor(absl::Milliseconds(20));
+  ASSERT_FALSE(queued.done());
+  ASSERT_FALSE(copy.done());
+  absl::Status from_callback = absl::UnknownError("not called");
+  queued.AddDoneCallback([&](const absl::Status& status) { from_callback = status; });
+  s.writer.reset();
+  ASSERT_TRUE(queued.done());
+  EXPECT_TRUE(IsStreamClosedError(queued.result())) << queued.result();
+  EXPECT_TRUE(IsStreamClosedError(copy.result())) << copy.result();
+  EXPECT_TRUE(IsStreamClosedError(Await(copy))) << Await(copy);
+  RunFor(absl::Milliseconds(5));
+  EXPECT_TRUE(IsStreamClosedError(from_callback)) << from_callback;
+  EXPECT_TRUE(sent.result().ok()) << sent.result();
+  absl::Status late = absl::UnknownError("not called");
+  sent.AddDoneCallback([&](const absl::Status& status) { late = status; });
+  RunFor(absl::Milliseconds(5));
+  EXPECT_TRUE(late.ok()) << late;
+}
+
 // Tornado 4's callback forms run from the loop with the result.
 TEST_P(ReadWriteTest, CallbackForms) {
   StreamPair s = MakePair();

@@ -721,9 +721,14 @@ Future<void> BaseIOStream::QueueWrite(size_t size, Append&& append) {
   }
   append();
   total_write_index_ += size;
-  Promise<void> promise(loop_.queue_);
-  Future<void> future = promise.future();
-  write_promises_.emplace_back(total_write_index_, std::move(promise));
+  if (!write_progress_) {
+    write_progress_ = future_internal::NewProgress();
+    write_progress_->Reach(total_write_done_index_);
+  }
+  // An empty write resolves at the flush after it (as Tornado's resolves in the _handle_write
+  // after it), not at once: it needs a state of its own. Any other write's future is its mark.
+  Future<void> future = future_internal::MakeProgressFuture(write_progress_, total_write_index_,
+                                                            /*next=*/size == 0);
   UpdateBackpressure();
   if (connecting_) return future;
   if (size >= kInlineWriteBytes && write_buffer_.size() == size && !handling_events_) {
@@ -794,22 +799,18 @@ absl::Status BaseIOStream::WriteBuffered() {
     write_buffer_.Advance(*written);
     total_write_done_index_ += *written;
   }
-  while (!write_promises_.empty() && write_promises_.front().first <= total_write_done_index_) {
-    Promise<void> promise = std::move(write_promises_.front().second);
-    write_promises_.pop_front();
-    promise.SetResult(absl::OkStatus());
-  }
+  if (write_progress_) write_progress_->Reach(total_write_done_index_);
   UpdateBackpressure();
   return status;
 }
 
 size_t BaseIOStream::buffer_heap_bytes() const {
-  return read_buffer_.capacity() + write_buffer_.heap_bytes() +
-         write_promises_.capacity_bytes();
+  return read_buffer_.capacity() + write_buffer_.heap_bytes();
 }
 
 size_t BaseIOStream::WriteBacklog() const {
-  return write_buffer_.size() + write_promises_.size() * kWriteOverhead;
+  return write_buffer_.size() +
+         (write_progress_ ? write_progress_->watching() : 0) * kWriteOverhead;
 }
 
 void BaseIOStream::UpdateBackpressure() {
@@ -984,7 +985,7 @@ void BaseIOStream::FinishConnecting() {
   connecting_ = false;
   // Writes queued while connecting, empty ones too: an empty write resolves once the bytes
   // before it are out, and nothing else would settle it.
-  if (writing() || !write_promises_.empty()) ScheduleFlush();
+  if (writing() || (write_progress_ && write_progress_->watching() > 0)) ScheduleFlush();
 }
 
 // --- Close -----------------------------------------------------------------------------------
@@ -1003,9 +1004,7 @@ void BaseIOStream::Close(absl::Status error) {
   CloseFd();
   closed_ = true;
 
-  internal::Fifo<std::pair<uint64_t, Promise<void>>> writes = std::move(write_promises_);
-  write_promises_.clear();
-  for (auto& [index, promise] : writes) promise.SetResult(closed_error);
+  if (write_progress_) write_progress_->End(closed_error);
   write_buffer_.Clear();
   reads_held_ = false;  // nothing is unsent any more: reads go on from the buffer
   if (idle_ != nullptr) loop_.RemoveTimeout(idle_->timer);

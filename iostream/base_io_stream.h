@@ -54,7 +54,6 @@
 #include "absl/types/span.h"
 #include "iostream/errors.h"
 #include "iostream/future.h"
-#include "iostream/internal/fifo.h"
 #include "iostream/internal/read_buffer.h"
 #include "iostream/internal/write_buffer.h"
 #include "iostream/io_loop.h"
@@ -77,10 +76,10 @@ class BaseIOStream {
     // Tornado: max_write_buffer_size. The most unsent bytes Write() queues; 0 means unlimited.
     size_t max_write_buffer_size = 0;
     // Backpressure (not in Tornado): while the unsent writes (their bytes, plus
-    // kWriteOverhead per pending write) exceed this, the stream stops satisfying reads and so
-    // stops reading the fd, until they drain to half of it. A peer that sends without reading
-    // then fills its own socket buffers instead of this process's memory. 0 turns it off (the
-    // default for a stream made directly; TCPServer's accepted streams default to
+    // kWriteOverhead per pending write waited on) exceed this, the stream stops satisfying reads
+    // and so stops reading the fd, until they drain to half of it. A peer that sends without
+    // reading then fills its own socket buffers instead of this process's memory. 0 turns it off
+    // (the default for a stream made directly; TCPServer's accepted streams default to
     // kDefaultServerWriteHighWaterMark).
     size_t write_high_water_mark = 0;
   };
@@ -88,7 +87,8 @@ class BaseIOStream {
   static constexpr size_t kDefaultMaxBufferSize = 100 * 1024 * 1024;
   static constexpr size_t kDefaultReadChunkSize = 64 * 1024;
   static constexpr size_t kDefaultServerWriteHighWaterMark = 1024 * 1024;
-  // What one pending write costs besides its bytes (its future's state), for the high-water mark.
+  // What one pending write that somebody waits on costs besides its bytes (its future's
+  // state), for the high-water mark. A write whose future nobody waits on costs only its bytes.
   static constexpr size_t kWriteOverhead = 128;
 
   // Tornado 4's callback forms. A read callback gets the read's result (Tornado called it only
@@ -426,7 +426,8 @@ class BaseIOStream {
   internal::WriteBuffer write_buffer_;
   uint64_t total_write_index_ = 0;
   uint64_t total_write_done_index_ = 0;
-  internal::Fifo<std::pair<uint64_t, Promise<void>>> write_promises_;
+  // How far the writes have got, for their futures (made on the first write).
+  future_internal::ProgressRef write_progress_;
 
   // Idle timeout: bytes moved through the fd (every read and write counts them), and the check
   // (SetIdleTimeout), made only when a timeout is set: most streams never have one.

@@ -7,7 +7,9 @@
 // `co_await future` (inside a gust::Task) yields the result; awaiting a future that is done
 // already continues at once, without a loop round trip, like Python's `await`. A future made
 // ready (MakeReadyFuture, or a read the buffered data satisfies) holds its result itself and
-// allocates nothing, as seastar's ready futures do; copying it copies the result.
+// allocates nothing, as seastar's ready futures do; copying it copies the result. A write's
+// future refers to its stream's progress and allocates nothing unless it is awaited (or given a
+// callback) while the write is pending.
 //
 // Example:
 //   Promise<int> promise;
@@ -23,10 +25,12 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -270,12 +274,133 @@ StateRef<T> NewState() {
   return NewState<T>(CurrentLoopQueue());
 }
 
+// How far a stream's writes have got, shared with the futures of those writes: a write's
+// Future<void> waits for a mark (the stream's total of bytes queued, its own included) to be
+// reached, and needs no State of its own unless somebody waits on it while it is pending. Most
+// writes' futures are dropped unread (an answer per line, say): they then cost nothing but a
+// reference to this. On the loop's thread only, like a State; one per stream.
+class Progress {
+ public:
+  static void* operator new(size_t size) { return internal::PoolAllocate(size); }
+  static void operator delete(void* block, size_t size) { internal::PoolFree(block, size); }
+
+  Progress() = default;
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  void AddRef() { ++refs_; }
+  void Release() {
+    if (--refs_ == 0) Destroy();
+  }
+
+  bool Done(uint64_t mark) const { return mark <= reached_ || ended_; }
+  // Only once Done(mark).
+  const absl::Status& ResultFor(uint64_t mark) const {
+    static const absl::Status ok;
+    return mark <= reached_ ? ok : error_;
+  }
+
+  // A state resolved with ResultFor(mark) once Done(mark) (at once if it is).
+  StateRef<void> Watch(uint64_t mark) { return Watch(mark, Done(mark)); }
+  // A state resolved at the next Reach() or End() that covers `mark`, even if it is reached
+  // already: an empty write resolves at the flush after it, as a write does.
+  StateRef<void> WatchNext(uint64_t mark) { return Watch(mark, false); }
+  // States made by Watch or WatchNext that are still pending.
+  size_t watching() const { return watchers_ == nullptr ? 0 : watchers_->size(); }
+
+  // Everything up to `reached` is done: resolves the states waiting for it.
+  void Reach(uint64_t reached) {
+    reached_ = reached;
+    if (watching() == 0) return;
+    size_t resolved = 0;
+    for (auto& [mark, state] : *watchers_) {
+      if (mark > reached) break;
+      state->Resolve(absl::OkStatus());
+      ++resolved;
+    }
+    watchers_->erase(watchers_->begin(), watchers_->begin() + resolved);
+  }
+  // No more progress: marks not reached by now fail with `error`, and so do the states still
+  // waiting (an empty write's, made since the last Reach).
+  void End(absl::Status error) {
+    ended_ = true;
+    error_ = std::move(error);
+    if (watchers_ == nullptr) return;
+    std::vector<std::pair<uint64_t, StateRef<void>>> failed = std::move(*watchers_);
+    watchers_->clear();
+    for (auto& [mark, state] : failed) state->Resolve(error_);
+  }
+
+ private:
+  [[gnu::noinline]] void Destroy() { delete this; }
+
+  StateRef<void> Watch(uint64_t mark, bool done) {
+    StateRef<void> state = NewState<void>();
+    if (done) {
+      state->Resolve(ResultFor(mark));
+      return state;
+    }
+    if (watchers_ == nullptr) {
+      watchers_ = std::make_unique<std::vector<std::pair<uint64_t, StateRef<void>>>>();
+    }
+    // By mark, so that Reach resolves a prefix; a state for an older write is rare.
+    auto at = watchers_->end();
+    while (at != watchers_->begin() && std::prev(at)->first > mark) --at;
+    watchers_->emplace(at, mark, state);
+    return state;
+  }
+
+  uint32_t refs_ = 0;
+  bool ended_ = false;
+  uint64_t reached_ = 0;
+  absl::Status error_;
+  // Made on the first Watch: most streams' writes are never waited on while pending.
+  std::unique_ptr<std::vector<std::pair<uint64_t, StateRef<void>>>> watchers_;
+};
+
+class ProgressRef;
+ProgressRef NewProgress();
+
+// An intrusive reference to a Progress.
+class ProgressRef {
+ public:
+  ProgressRef() = default;
+  explicit ProgressRef(Progress* progress) : progress_(progress) {
+    if (progress_ != nullptr) progress_->AddRef();
+  }
+  ProgressRef(const ProgressRef& other) : ProgressRef(other.progress_) {}
+  ProgressRef(ProgressRef&& other) noexcept : progress_(std::exchange(other.progress_, nullptr)) {}
+  ProgressRef& operator=(ProgressRef other) noexcept {
+    std::swap(progress_, other.progress_);
+    return *this;
+  }
+  ~ProgressRef() {
+    if (progress_ != nullptr) progress_->Release();
+  }
+
+  Progress* operator->() const { return progress_; }
+  explicit operator bool() const { return progress_ != nullptr; }
+
+ private:
+  Progress* progress_ = nullptr;
+};
+
+inline ProgressRef NewProgress() { return ProgressRef(new Progress()); }
+
 }  // namespace future_internal
 
 template <typename T>
 class Promise;
 template <typename T>
 class Task;
+template <typename T>
+class Future;
+
+namespace future_internal {
+// The future of a write whose mark is `mark` (see Progress); with `next`, one that resolves at
+// the next Reach() even if the mark is reached already (Progress::WatchNext).
+Future<void> MakeProgressFuture(ProgressRef progress, uint64_t mark, bool next = false);
+}  // namespace future_internal
 
 // Future<T>: the read side of a result; copies share it. A default-constructed Future is not
 // valid() and must not be used. A Future belongs to the thread of the loop it was made on.
@@ -287,10 +412,18 @@ class Future {
 
   Future() = default;
 
-  bool valid() const { return value_.has_value() || static_cast<bool>(state_); }
+  bool valid() const {
+    return value_.has_value() || static_cast<bool>(state_) || static_cast<bool>(tracked_.progress);
+  }
 
   // Tornado: Future.done().
-  bool done() const { return value_.has_value() || state_->done(); }
+  bool done() const {
+    if (value_.has_value()) return true;
+    if constexpr (kCanTrack) {
+      if (tracked_.progress) return tracked_.progress->Done(tracked_.mark);
+    }
+    return state_->done();
+  }
 
   // Tornado: Future.result() / Future.exception(). Call it only once done() is true; before
   // that it returns a FailedPreconditionError (and fails a debug check).
@@ -302,6 +435,9 @@ class Future {
       GUST_DCHECK(false, "Future::result() called before the future is done");
       static const Result* const not_done = NotDoneResult();
       return *not_done;
+    }
+    if constexpr (kCanTrack) {
+      if (tracked_.progress) return tracked_.progress->ResultFor(tracked_.mark);
     }
     return state_->result();
   }
@@ -331,6 +467,12 @@ class Future {
         return;
       }
     }
+    if constexpr (kCanTrack) {
+      if (tracked_.progress) {
+        tracked_.progress->Watch(tracked_.mark)->AddDoneCallback(std::move(callback));
+        return;
+      }
+    }
     state_->AddDoneCallback(std::move(callback));
   }
 
@@ -344,6 +486,8 @@ class Future {
   friend class Task<T>;
   template <typename U>
   friend Future<U> MakeReadyFuture(FutureResult<U> result);
+  friend Future<void> future_internal::MakeProgressFuture(future_internal::ProgressRef progress,
+                                                          uint64_t mark, bool next);
 
   explicit Future(future_internal::StateRef<T> state) : state_(std::move(state)) {}
   explicit Future(std::in_place_t, Result result) : value_{true, std::move(result)} {
@@ -375,11 +519,22 @@ class Future {
     bool await_ready() { return future().done(); }
     void await_suspend(std::coroutine_handle<> waiter) {
       suspended_ = waiter;
-      future().state_->AddWaiter(waiter);
+      Future& awaited = future();
+      if constexpr (kCanTrack) {
+        // A pending write's future gets a state now, to hold the waiter.
+        if (awaited.tracked_.progress) {
+          awaited.state_ = awaited.tracked_.progress->Watch(awaited.tracked_.mark);
+          awaited.tracked_ = {};
+        }
+      }
+      awaited.state_->AddWaiter(waiter);
     }
     Result await_resume() {
       suspended_ = nullptr;
       Future& awaited = future();  // the temporary, or this awaiter's own copy
+      if constexpr (kCanTrack) {
+        if (awaited.tracked_.progress) return awaited.result();
+      }
       if constexpr (std::is_copy_constructible_v<Result>) {
         if (awaited.value_.has_value()) return std::move(awaited.value_.result);
         if (!awaited.state_->shared()) return awaited.state_->TakeResult();
@@ -414,10 +569,36 @@ class Future {
   struct NoValue {
     bool has_value() const { return false; }
   };
+  // A write's future (Future<void> only) may refer to its stream's Progress and its mark instead
+  // of a state (see future_internal::Progress). Exclusive with state_ and value_.
+  static constexpr bool kCanTrack = std::is_void_v<T>;
+  struct Tracked {
+    future_internal::ProgressRef progress;
+    uint64_t mark = 0;
+  };
+  struct NotTracked {
+    struct NoProgress {
+      explicit constexpr operator bool() const { return false; }
+    };
+    static constexpr NoProgress progress{};
+  };
 
   future_internal::StateRef<T> state_;
   [[no_unique_address]] std::conditional_t<kHoldsValue, HeldValue, NoValue> value_;
+  [[no_unique_address]] std::conditional_t<kCanTrack, Tracked, NotTracked> tracked_;
 };
+
+namespace future_internal {
+inline Future<void> MakeProgressFuture(ProgressRef progress, uint64_t mark, bool next) {
+  Future<void> future;
+  if (next) {
+    future.state_ = progress->WatchNext(mark);
+  } else {
+    future.tracked_ = {std::move(progress), mark};
+  }
+  return future;
+}
+}  // namespace future_internal
 
 // Promise<T>: the write side. Made on a thread with an IOLoop (IOLoop::Current()), whose next
 // iterations run the future's callbacks. On a thread without one, IOLoop::Current() makes a loop

@@ -1,4 +1,4 @@
-// Fifo<T>: a queue on one std::vector with a moving head, for the stream's per-write queues.
+// Fifo<T>: a queue on one std::vector with a moving head, for a stream's write buffer.
 //
 // std::deque would do, but libstdc++'s allocates about 600 bytes even when empty, which is most
 // of what an idle stream would cost; this one allocates nothing until the first push, and pops
