@@ -65,8 +65,38 @@ inline absl::Status BrokenPromiseError() {
   return absl::CancelledError("broken promise: the Promise was destroyed without a result");
 }
 
+// An intrusive reference to a loop-thread object that counts its references (AddRef/Release):
+// a future's State, a stream's write Progress.
+template <typename Counted>
+class IntrusiveRef {
+ public:
+  IntrusiveRef() = default;
+  explicit IntrusiveRef(Counted* counted) : counted_(counted) {
+    if (counted_ != nullptr) counted_->AddRef();
+  }
+  IntrusiveRef(const IntrusiveRef& other) : IntrusiveRef(other.counted_) {}
+  IntrusiveRef(IntrusiveRef&& other) noexcept : counted_(std::exchange(other.counted_, nullptr)) {}
+  IntrusiveRef& operator=(IntrusiveRef other) noexcept {
+    std::swap(counted_, other.counted_);
+    return *this;
+  }
+  ~IntrusiveRef() { reset(); }
+
+  void reset() {
+    if (counted_ != nullptr) std::exchange(counted_, nullptr)->Release();
+  }
+  Counted* get() const { return counted_; }
+  Counted* operator->() const { return counted_; }
+  explicit operator bool() const { return counted_ != nullptr; }
+
+ private:
+  Counted* counted_ = nullptr;
+};
+
 template <typename T>
-class StateRef;
+class State;
+template <typename T>
+using StateRef = IntrusiveRef<State<T>>;
 
 // The shared state of a Future and its Promise. It belongs to the loop's thread: its reference
 // count and continuations are touched only there, without locks (a Promise resolved or dropped on
@@ -238,33 +268,6 @@ class State {
   Continuation* more_ = nullptr;
 };
 
-// An intrusive reference to a State.
-template <typename T>
-class StateRef {
- public:
-  StateRef() = default;
-  explicit StateRef(State<T>* state) : state_(state) {
-    if (state_ != nullptr) state_->AddRef();
-  }
-  StateRef(const StateRef& other) : StateRef(other.state_) {}
-  StateRef(StateRef&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
-  StateRef& operator=(StateRef other) noexcept {
-    std::swap(state_, other.state_);
-    return *this;
-  }
-  ~StateRef() { reset(); }
-
-  void reset() {
-    if (state_ != nullptr) std::exchange(state_, nullptr)->Release();
-  }
-  State<T>* get() const { return state_; }
-  State<T>* operator->() const { return state_; }
-  explicit operator bool() const { return state_ != nullptr; }
-
- private:
-  State<T>* state_ = nullptr;
-};
-
 template <typename T>
 StateRef<T> NewState(std::shared_ptr<internal::CallbackQueue> queue) {
   return StateRef<T>(new State<T>(std::move(queue)));
@@ -358,32 +361,7 @@ class Progress {
   std::unique_ptr<std::vector<std::pair<uint64_t, StateRef<void>>>> watchers_;
 };
 
-class ProgressRef;
-ProgressRef NewProgress();
-
-// An intrusive reference to a Progress.
-class ProgressRef {
- public:
-  ProgressRef() = default;
-  explicit ProgressRef(Progress* progress) : progress_(progress) {
-    if (progress_ != nullptr) progress_->AddRef();
-  }
-  ProgressRef(const ProgressRef& other) : ProgressRef(other.progress_) {}
-  ProgressRef(ProgressRef&& other) noexcept : progress_(std::exchange(other.progress_, nullptr)) {}
-  ProgressRef& operator=(ProgressRef other) noexcept {
-    std::swap(progress_, other.progress_);
-    return *this;
-  }
-  ~ProgressRef() {
-    if (progress_ != nullptr) progress_->Release();
-  }
-
-  Progress* operator->() const { return progress_; }
-  explicit operator bool() const { return progress_ != nullptr; }
-
- private:
-  Progress* progress_ = nullptr;
-};
+using ProgressRef = IntrusiveRef<Progress>;
 
 inline ProgressRef NewProgress() { return ProgressRef(new Progress()); }
 
