@@ -62,9 +62,11 @@ bool IsQuietError(const absl::Status& status) {
   }
 }
 
-std::string Quote(absl::string_view bytes) { return absl::StrCat("\"", absl::CHexEscape(bytes), "\""); }
-
 }  // namespace
+
+std::string BaseIOStream::Quote(absl::string_view bytes) {
+  return absl::StrCat("\"", absl::CHexEscape(bytes), "\"");
+}
 
 BaseIOStream::BaseIOStream(const Options& options)
     : loop_(IOLoop::Current()),
@@ -162,50 +164,6 @@ Future<std::string> BaseIOStream::ReadUntilImpl(absl::string_view delimiter, siz
   }
   read_.kind = ReadKind::kUntil;
   if (read_.delimiter != delimiter) read_.delimiter.assign(delimiter.data(), delimiter.size());
-  read_.max_bytes = max_bytes;
-  return StartRead(std::move(callback));
-}
-
-Future<std::string> BaseIOStream::ReadUntilRegex(absl::string_view pattern, size_t max_bytes) {
-  return ReadUntilRegexImpl(CompileRegex(pattern), max_bytes, nullptr);
-}
-
-Future<std::string> BaseIOStream::ReadUntilRegex(std::shared_ptr<const re2::RE2> regex,
-                                                 size_t max_bytes) {
-  return ReadUntilRegexImpl(std::move(regex), max_bytes, nullptr);
-}
-
-void BaseIOStream::ReadUntilRegex(absl::string_view pattern, size_t max_bytes,
-                                  ReadCallback callback) {
-  ReadUntilRegexImpl(CompileRegex(pattern), max_bytes, std::move(callback));
-}
-
-absl::StatusOr<std::shared_ptr<const re2::RE2>> BaseIOStream::CompileRegex(
-    absl::string_view pattern) {
-  RE2::Options options;
-  options.set_log_errors(false);
-  options.set_encoding(RE2::Options::EncodingLatin1);  // bytes, like Tornado's bytes patterns
-  auto regex = std::make_shared<const RE2>(re2::StringPiece(pattern.data(), pattern.size()),
-                                           options);
-  if (!regex->ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ReadUntilRegex: invalid pattern ", Quote(pattern), ": ", regex->error()));
-  }
-  return regex;
-}
-
-Future<std::string> BaseIOStream::ReadUntilRegexImpl(
-    absl::StatusOr<std::shared_ptr<const re2::RE2>> regex, size_t max_bytes,
-    ReadCallback callback) {
-  absl::Status invalid = regex.status();
-  if (invalid.ok() && (*regex == nullptr || !(*regex)->ok())) {
-    invalid = absl::InvalidArgumentError("ReadUntilRegex: null or invalid RE2");
-  }
-  if (absl::Status refused = CheckCanRead(std::move(invalid)); !refused.ok()) {
-    return RefuseRead(std::move(refused), std::move(callback));
-  }
-  read_.kind = ReadKind::kRegex;
-  read_.Rare().regex = *std::move(regex);
   read_.max_bytes = max_bytes;
   return StartRead(std::move(callback));
 }
@@ -370,12 +328,7 @@ absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPos() {
       // for data instead of resolving at once, forever, without reading.
       if (size == 0) return std::nullopt;
       const absl::string_view data = read_buffer_.view();
-      re2::StringPiece text(data.data(), data.size());
-      re2::StringPiece match;
-      std::optional<size_t> end;
-      if (read_.rare->regex->Match(text, 0, text.size(), RE2::UNANCHORED, &match, 1)) {
-        end = match.data() + match.size() - text.data();
-      }
+      const std::optional<size_t> end = read_.rare->match_end(*read_.rare->regex, data);
       const size_t extent = end.value_or(size);
       if (read_.max_bytes != 0 && extent > read_.max_bytes) {
         return UnsatisfiableReadError(absl::StrCat("regex ", Quote(read_.rare->regex->pattern()),

@@ -300,6 +300,9 @@ class BaseIOStream {
   // every idle connection's pending read would carry it otherwise.
   struct RareRead {
     std::shared_ptr<const re2::RE2> regex;
+    // Set by ReadUntilRegex (base_io_stream_regex.cc): called, not linked, so that a program
+    // without regex reads links no RE2.
+    std::optional<size_t> (*match_end)(const re2::RE2& regex, absl::string_view data) = nullptr;
     absl::Span<char> into;
     size_t into_filled = 0;  // kInto: bytes already in `into`
     std::optional<Promise<size_t>> into_promise;
@@ -328,6 +331,8 @@ class BaseIOStream {
   Future<std::string> ReadUntilImpl(absl::string_view delimiter, size_t max_bytes,
                                     ReadCallback callback);
   static absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(absl::string_view pattern);
+  // `bytes` in double quotes, escaped as C would: for error messages.
+  static std::string Quote(absl::string_view bytes);
   Future<std::string> ReadUntilRegexImpl(absl::StatusOr<std::shared_ptr<const re2::RE2>> regex,
                                          size_t max_bytes, ReadCallback callback);
   Future<std::string> ReadUntilCloseImpl(std::shared_ptr<StreamingCallback> streaming_callback,

@@ -12,7 +12,8 @@ out=build/fuzz
 mkdir -p "$out"
 
 sources=(
-  iostream/base_io_stream.cc iostream/errors.cc iostream/io_loop.cc iostream/io_stream.cc iostream/log.cc
+  iostream/base_io_stream.cc iostream/base_io_stream_regex.cc iostream/errors.cc
+  iostream/io_loop.cc iostream/io_stream.cc iostream/log.cc
   iostream/ssl_io_stream.cc iostream/socket_address.cc iostream/tls_context.cc
   iostream/internal/callback_queue.cc iostream/internal/check.cc
   iostream/internal/read_buffer.cc iostream/internal/spare_strings.cc iostream/internal/state_pool.cc
