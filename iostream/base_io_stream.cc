@@ -674,10 +674,8 @@ Future<void> BaseIOStream::QueueWrite(size_t size, Append&& append) {
   }
   append();
   total_write_index_ += size;
-  if (!write_progress_) {
-    write_progress_ = future_internal::NewProgress();
-    write_progress_->Reach(total_write_done_index_);
-  }
+  // Made by the first write, before which nothing was written: it starts at 0 reached.
+  if (!write_progress_) write_progress_ = future_internal::NewProgress();
   // An empty write resolves at the flush after it (as Tornado's resolves in the _handle_write
   // after it), not at once: it needs a state of its own. Any other write's future is its mark.
   Future<void> future = future_internal::MakeProgressFuture(write_progress_, total_write_index_,
@@ -762,8 +760,11 @@ size_t BaseIOStream::buffer_heap_bytes() const {
 }
 
 size_t BaseIOStream::WriteBacklog() const {
-  return write_buffer_.size() +
-         (write_progress_ ? write_progress_->watching() : 0) * kWriteOverhead;
+  return write_buffer_.size() + WritesWaitedOn() * kWriteOverhead;
+}
+
+size_t BaseIOStream::WritesWaitedOn() const {
+  return write_progress_ ? write_progress_->watching() : 0;
 }
 
 void BaseIOStream::UpdateBackpressure() {
@@ -938,7 +939,7 @@ void BaseIOStream::FinishConnecting() {
   connecting_ = false;
   // Writes queued while connecting, empty ones too: an empty write resolves once the bytes
   // before it are out, and nothing else would settle it.
-  if (writing() || (write_progress_ && write_progress_->watching() > 0)) ScheduleFlush();
+  if (writing() || WritesWaitedOn() > 0) ScheduleFlush();
 }
 
 // --- Close -----------------------------------------------------------------------------------

@@ -389,6 +389,8 @@ class BaseIOStream {
   void ScheduleFlush();
   // The unsent writes as the high-water mark counts them.
   size_t WriteBacklog() const;
+  // Pending writes whose futures somebody waits on (each has a state; see kWriteOverhead).
+  size_t WritesWaitedOn() const;
   // Holds reads once the backlog passes the high-water mark; releases them (from the loop) once
   // it is down to half of it.
   void UpdateBackpressure();
