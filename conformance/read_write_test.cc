@@ -927,6 +927,38 @@ TEST_P(ReadWriteTest, CloseCallbackNeverRunsAfterTheStreamIsGone) {
   RunUntil([&] { return writer_ran; });
 }
 
+// Nor do the other callbacks a stream schedules on the loop (a read deferred for fairness, the
+// end-of-iteration flush of its writes): run after the stream is gone, they do nothing. Under
+// ASan, one that touched the freed stream fails this test.
+TEST_P(ReadWriteTest, LoopCallbacksOfADestroyedStreamDoNothing) {
+  StreamPair s = MakePair();
+  std::string lines;
+  for (int i = 0; i < 200; ++i) lines += "x\n";
+  ASSERT_TRUE(Await(s.writer->Write(lines)).ok());
+  RunFor(absl::Milliseconds(10));  // all in the reader's kernel buffer: one read takes them
+  // Buffered lines are read inline until the iteration's budget is spent; the next read waits
+  // for the loop.
+  Future<std::string> deferred;
+  int inline_reads = 0;
+  for (; inline_reads < 200; ++inline_reads) {
+    deferred = s.reader->ReadUntil("\n");
+    if (!deferred.done()) break;
+  }
+  ASSERT_LT(inline_reads, 200) << "no read was deferred";
+  Future<void> flushed = s.writer->Write("unsent\n");  // flushed at the iteration's end
+  s.reader.reset();
+  s.writer.reset();
+  RunFor(absl::Milliseconds(20));
+  // Closing settled the deferred read: with a buffered line, or as closed.
+  ASSERT_TRUE(deferred.done());
+  if (deferred.result().ok()) {
+    EXPECT_EQ(*deferred.result(), "x\n");
+  } else {
+    EXPECT_TRUE(IsStreamClosedError(deferred.result().status())) << deferred.result().status();
+  }
+  EXPECT_TRUE(flushed.done());
+}
+
 // A pattern that matches the empty string waits for data, as in Tornado (which searches only a
 // non-empty buffer), instead of resolving at once with "" forever without reading.
 TEST_P(ReadWriteTest, RegexMatchingTheEmptyStringWaitsForData) {

@@ -77,8 +77,7 @@ BaseIOStream::BaseIOStream(const Options& options)
                                                    : kDefaultReadChunkSize,
                       max_buffer_size_ / 2))),
       max_write_buffer_size_(options.max_write_buffer_size),
-      write_high_water_mark_(options.write_high_water_mark),
-      self_(std::make_shared<BaseIOStream*>(this)) {}
+      write_high_water_mark_(options.write_high_water_mark) {}
 
 BaseIOStream::~BaseIOStream() {
   GUST_DCHECK(closed_, "a BaseIOStream subclass's destructor must call CloseForDestruction()");
@@ -119,7 +118,7 @@ Future<std::string> BaseIOStream::ReadBytesStreaming(size_t num_bytes,
   }
   read_.kind = ReadKind::kBytes;
   read_.num_bytes = num_bytes;
-  read_.streaming = std::make_shared<StreamingCallback>(std::move(streaming_callback));
+  read_.Rare().streaming = std::make_shared<StreamingCallback>(std::move(streaming_callback));
   return StartRead(std::move(callback));
 }
 
@@ -190,7 +189,7 @@ Future<std::string> BaseIOStream::ReadUntilCloseImpl(
     return RefuseRead(std::move(refused), std::move(callback));
   }
   read_.kind = ReadKind::kUntilClose;
-  read_.streaming = std::move(streaming_callback);
+  if (streaming_callback != nullptr) read_.Rare().streaming = std::move(streaming_callback);
   return StartRead(std::move(callback));
 }
 
@@ -292,7 +291,7 @@ absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPos() {
     case ReadKind::kUntilClose:
       return std::nullopt;
     case ReadKind::kBytes:
-      if (read_.streaming != nullptr) {
+      if (read_.streaming()) {
         return read_.num_bytes == 0 ? std::optional<size_t>(0) : std::nullopt;
       }
       [[fallthrough]];
@@ -403,14 +402,13 @@ void BaseIOStream::WaitForFd() {
 
 void BaseIOStream::DeferRead() {
   if (read_deferred_) return;
-  // Until the callback runs, readiness of the fd is left alone (see HandleEvents): the buffer
+  // Until the callback runs, readiness of the fd is left alone (see OnFdEvents): the buffer
   // may satisfy the read, and must be looked at before an end of stream behind it.
   read_deferred_ = true;
-  loop_.AddCallback([weak = std::weak_ptr<BaseIOStream*>(self_)] {
-    std::shared_ptr<BaseIOStream*> self = weak.lock();
-    if (self == nullptr) return;
-    (*self)->read_deferred_ = false;
-    if ((*self)->reading()) (*self)->TryInlineRead();
+  loop_.AddCallback([this, alive = liveness_.Take()] {
+    if (!alive.alive()) return;
+    read_deferred_ = false;
+    if (reading()) TryInlineRead();
   });
 }
 
@@ -463,13 +461,13 @@ bool BaseIOStream::ReadToBuffer() {
   // result string sized for it would be mostly empty (zeroing and then shrinking it cost more
   // than the copy it saves: 4 KiB echoes ran at 0.5x raw epoll).
   const bool direct_bytes = read_.kind == ReadKind::kBytes && !read_.partial &&
-                            read_.streaming == nullptr && read_buffer_.empty() &&
+                            !read_.streaming() && read_buffer_.empty() &&
                             read_.num_bytes >= kDirectReadBytes &&
                             read_.direct_filled < read_.num_bytes;
   // A partial one fills a spare string instead, when the thread has one large enough (see
   // spare_strings.h): initialized already, it needs no zeroing.
   std::string spare;
-  if (read_.kind == ReadKind::kBytes && read_.partial && read_.streaming == nullptr &&
+  if (read_.kind == ReadKind::kBytes && read_.partial && !read_.streaming() &&
       read_buffer_.empty() && read_.direct_filled == 0 && read_.num_bytes >= kDirectReadBytes) {
     const size_t wanted = std::min(read_.num_bytes, read_chunk_size_);
     spare = internal::TakeSpareString(wanted / 2, 2 * wanted);
@@ -527,7 +525,7 @@ bool BaseIOStream::ReadToBuffer() {
     HandleEndOfStream();
     return false;
   }
-  bytes_moved_ += n;
+  NoteBytesMoved();
   if (direct) {
     read_.rare->into_filled += n;
   } else if (direct_bytes) {
@@ -562,7 +560,7 @@ void BaseIOStream::DeliverStreamingChunk() {
     read_.num_bytes -= n;
   }
   if (n == 0) return;
-  loop_.AddCallback([callback = read_.streaming, chunk = read_buffer_.Take(n)]() mutable {
+  loop_.AddCallback([callback = read_.rare->streaming, chunk = read_buffer_.Take(n)]() mutable {
     (*callback)(std::move(chunk));
   });
 }
@@ -597,13 +595,13 @@ void BaseIOStream::EndRead(std::optional<Promise<std::string>>& promise,
     rare.regex.reset();
     rare.into = absl::Span<char>();
     rare.into_filled = 0;
+    rare.streaming.reset();
   }
   read_.kind = ReadKind::kNone;
   read_.num_bytes = 0;
   read_.partial = false;
   read_.max_bytes = 0;
   read_.scan_from = 0;
-  read_.streaming.reset();
   read_.direct_filled = 0;
 }
 
@@ -708,17 +706,15 @@ void BaseIOStream::Write(absl::string_view data, WriteCallback callback) {
 void BaseIOStream::ScheduleFlush() {
   if (flush_scheduled_) return;
   flush_scheduled_ = true;
-  loop_.RunAtIterationEnd([weak = std::weak_ptr<BaseIOStream*>(self_)] {
-    std::shared_ptr<BaseIOStream*> self = weak.lock();
-    if (self == nullptr) return;
-    BaseIOStream* stream = *self;
+  loop_.RunAtIterationEnd([this, alive = liveness_.Take()] {
+    if (!alive.alive()) return;
     // Not scheduled any more: WaitForFd flushed already (and set write interest for what the
     // fd did not take), as lines at pipeline 1 do every time.
-    if (!stream->flush_scheduled_) return;
-    stream->flush_scheduled_ = false;
-    if (stream->closed_ || stream->connecting_) return;
-    stream->HandleWrite();
-    stream->UpdateInterest(/*drop_extra=*/false);
+    if (!flush_scheduled_) return;
+    flush_scheduled_ = false;
+    if (closed_ || connecting_) return;
+    HandleWrite();
+    UpdateInterest(/*drop_extra=*/false);
   });
 }
 
@@ -746,7 +742,7 @@ absl::Status BaseIOStream::WriteBuffered() {
       break;
     }
     if (*written == 0) break;
-    bytes_moved_ += *written;
+    NoteBytesMoved();
     write_buffer_.Advance(*written);
     total_write_done_index_ += *written;
   }
@@ -787,7 +783,7 @@ bool BaseIOStream::WatchingForClose() const {
   return close_callback_ != nullptr && !end_of_stream_ && read_buffer_.size() < read_chunk_size_;
 }
 
-void BaseIOStream::HandleEvents(int fd, uint32_t events) {
+void BaseIOStream::OnFdEvents(int fd, uint32_t events) {
   if (closed_) return;
   handling_events_ = true;
   if (!connecting_) {
@@ -881,11 +877,7 @@ void BaseIOStream::SetInterest(uint32_t events) {
     if (registered_fd_ >= 0) status = loop_.RemoveHandler(registered_fd_);
     registered_fd_ = -1;
   } else if (registered_fd_ < 0) {
-    status = loop_.AddHandler(fileno(), events,
-                              [weak = std::weak_ptr<BaseIOStream*>(self_)](int fd, uint32_t ready) {
-                                std::shared_ptr<BaseIOStream*> self = weak.lock();
-                                if (self != nullptr) (*self)->HandleEvents(fd, ready);
-                              });
+    status = loop_.AddHandler(fileno(), events, static_cast<internal::FdHandler&>(*this));
     if (status.ok()) registered_fd_ = fileno();
   } else {
     status = loop_.UpdateHandler(registered_fd_, events);
@@ -975,13 +967,13 @@ void BaseIOStream::SetIdleTimeout(absl::Duration timeout) {
   }
   if (idle_ == nullptr) idle_ = std::make_unique<IdleCheck>();
   idle_->timeout = timeout;
-  idle_->bytes_at_check = bytes_moved_;
+  idle_->moved = false;
   // Cancelled by Close (the destructor closes), so `this` is alive when it runs.
   idle_->timer = loop_.CallLater(timeout, [this] { CheckIdle(); });
 }
 
 void BaseIOStream::CheckIdle() {
-  if (bytes_moved_ == idle_->bytes_at_check) {
+  if (!idle_->moved) {
     return Close(ErrnoError(
         ETIMEDOUT,
         absl::StrCat("idle for ", absl::FormatDuration(idle_->timeout), " on fd ", fileno())));
@@ -991,9 +983,8 @@ void BaseIOStream::CheckIdle() {
 
 void BaseIOStream::ScheduleCloseCallback(CloseCallback callback) {
   // Never after the stream is gone: the callback often captures its owner.
-  loop_.AddCallback([weak = std::weak_ptr<BaseIOStream*>(self_),
-                     callback = std::move(callback)]() mutable {
-    if (weak.lock() != nullptr) callback();
+  loop_.AddCallback([alive = liveness_.Take(), callback = std::move(callback)]() mutable {
+    if (alive.alive()) callback();
   });
 }
 

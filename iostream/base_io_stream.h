@@ -54,6 +54,8 @@
 #include "absl/types/span.h"
 #include "iostream/errors.h"
 #include "iostream/future.h"
+#include "iostream/internal/fd_handler.h"
+#include "iostream/internal/liveness.h"
 #include "iostream/internal/read_buffer.h"
 #include "iostream/internal/write_buffer.h"
 #include "iostream/io_loop.h"
@@ -64,7 +66,9 @@ class RE2;
 
 namespace gust {
 
-class BaseIOStream {
+// Registered on its loop as the fd's handler (internal::FdHandler): the loop allocates nothing
+// for it, and the destructor removes the registration.
+class BaseIOStream : private internal::FdHandler {
  public:
   struct Options {
     // Tornado: max_buffer_size. The most bytes buffered for reading; 0 means the default,
@@ -299,6 +303,7 @@ class BaseIOStream {
   // What only ReadUntilRegex and ReadInto use, out of line (made on first use, then kept):
   // every idle connection's pending read would carry it otherwise.
   struct RareRead {
+    std::shared_ptr<StreamingCallback> streaming;  // ReadBytesStreaming, ReadUntilCloseStreaming
     std::shared_ptr<const re2::RE2> regex;
     // Set by ReadUntilRegex (base_io_stream_regex.cc): called, not linked, so that a program
     // without regex reads links no RE2.
@@ -317,14 +322,15 @@ class BaseIOStream {
     size_t scan_from = 0;  // kUntil: the buffer holds no match starting before this offset
     std::string direct;        // kBytes: the result, read into from the fd when nothing was
     size_t direct_filled = 0;  // buffered (the first direct_filled bytes are data)
-    std::shared_ptr<StreamingCallback> streaming;
     std::optional<Promise<std::string>> promise;
-    std::unique_ptr<RareRead> rare;  // kRegex, kInto
+    // What few reads need (streaming, kRegex, kInto): made on the first such read, kept after.
+    std::unique_ptr<RareRead> rare;
 
     RareRead& Rare() {
       if (rare == nullptr) rare = std::make_unique<RareRead>();
       return *rare;
     }
+    bool streaming() const { return rare != nullptr && rare->streaming != nullptr; }
   };
 
   Future<std::string> ReadBytesImpl(size_t num_bytes, bool partial, ReadCallback callback);
@@ -371,7 +377,7 @@ class BaseIOStream {
   absl::StatusOr<std::optional<size_t>> FindReadPos();
   size_t Available() const;
   void DeliverStreamingData() {
-    if (read_.streaming != nullptr) DeliverStreamingChunk();  // on every read: inline
+    if (read_.streaming()) DeliverStreamingChunk();  // on every read: inline
   }
   void DeliverStreamingChunk();
   // The peer finished sending (a read returned 0): closes, or first sends what is queued.
@@ -383,6 +389,10 @@ class BaseIOStream {
   void FailRead(const absl::Status& status);
   void ScheduleCloseCallback(CloseCallback callback);
   void CheckIdle();
+  // Every read and write from the fd calls it: the stream is not idle.
+  void NoteBytesMoved() {
+    if (idle_ != nullptr) idle_->moved = true;
+  }
 
   template <typename Append>
   Future<void> QueueWrite(size_t size, Append&& append);
@@ -399,7 +409,8 @@ class BaseIOStream {
   absl::Status WriteBuffered();
   void HandleWrite();
 
-  void HandleEvents(int fd, uint32_t events);
+  // The loop's call when the fd is ready (Tornado: _handle_events).
+  void OnFdEvents(int fd, uint32_t events) final;
   void TryFinishAfterEvent();
   bool WatchingForClose() const;
   // Registers the fd for what the stream needs now: read while a read is pending (or, with a
@@ -427,7 +438,7 @@ class BaseIOStream {
   // The last ReadFromFd left room in its buffer or found nothing, in loop iteration
   // drained_iteration_: until the next wait, reading the fd again would only get EAGAIN.
   bool fd_drained_ = false;
-  bool unwanted_event_seen_ = false;  // readiness came with no read pending (see HandleEvents)
+  bool unwanted_event_seen_ = false;  // readiness came with no read pending (see OnFdEvents)
   uint64_t drained_iteration_ = 0;
 
   internal::WriteBuffer write_buffer_;
@@ -436,14 +447,12 @@ class BaseIOStream {
   // How far the writes have got, for their futures (made on the first write).
   future_internal::ProgressRef write_progress_;
 
-  // Idle timeout: bytes moved through the fd (every read and write counts them), and the check
-  // (SetIdleTimeout), made only when a timeout is set: most streams never have one.
+  // Idle timeout (SetIdleTimeout), made only when a timeout is set: most streams never have one.
   struct IdleCheck {
     absl::Duration timeout;
-    uint64_t bytes_at_check = 0;  // bytes_moved_ when the timer was armed
+    bool moved = false;  // bytes went through the fd since the timer was armed
     IOLoop::TimeoutHandle timer;
   };
-  uint64_t bytes_moved_ = 0;
   std::unique_ptr<IdleCheck> idle_;
 
   bool connecting_ = false;
@@ -459,9 +468,9 @@ class BaseIOStream {
 
   int registered_fd_ = -1;  // the fd while it has a handler on the loop
   uint32_t interest_ = 0;
-  // Handed (weakly) to every callback the stream schedules on the loop, which then checks the
-  // stream still exists before touching it.
-  std::shared_ptr<BaseIOStream*> self_;
+  // Taken by every callback the stream schedules on the loop, which then checks the stream still
+  // exists before touching it.
+  internal::Liveness liveness_;
 };
 
 }  // namespace gust

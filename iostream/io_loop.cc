@@ -116,14 +116,13 @@ absl::Status IOLoop::RunOnce() {
     const int fd = static_cast<int>(static_cast<uint32_t>(event.token));
     if (fd < 0 || static_cast<size_t>(fd) >= handlers_.size()) continue;
     const HandlerSlot& slot = handlers_[fd];
-    if (slot.entry == nullptr || slot.generation != static_cast<uint32_t>(event.token >> 32)) {
+    if (slot.handler == nullptr || slot.generation != static_cast<uint32_t>(event.token >> 32)) {
       continue;  // removed (or replaced) since the poller saw it
     }
-    HandlerEntry* entry = slot.entry.get();
-    entry->handler(fd, event.events);
+    slot.handler->OnFdEvents(fd, event.events);
   }
   dispatching_ = false;
-  std::vector<std::unique_ptr<HandlerEntry>> retired;
+  std::vector<std::unique_ptr<CallbackHandler>> retired;
   retired.swap(retired_);  // destroyed here: a handler's destructor may touch handlers
 
   queue_->TakeBatch(&batch_);
@@ -225,10 +224,17 @@ void IOLoop::CompactTimers() {
 IOLoop::HandlerSlot* IOLoop::FindHandler(int fd) {
   if (fd < 0 || static_cast<size_t>(fd) >= handlers_.size()) return nullptr;
   HandlerSlot& slot = handlers_[fd];
-  return slot.entry != nullptr ? &slot : nullptr;
+  return slot.handler != nullptr ? &slot : nullptr;
 }
 
 absl::Status IOLoop::AddHandler(int fd, uint32_t events, Handler handler) {
+  auto owned = std::make_unique<CallbackHandler>(std::move(handler));
+  absl::Status added = AddHandler(fd, events, *owned);
+  if (added.ok()) handlers_[fd].owned = std::move(owned);
+  return added;
+}
+
+absl::Status IOLoop::AddHandler(int fd, uint32_t events, internal::FdHandler& handler) {
   if (FindHandler(fd) != nullptr) {
     return absl::AlreadyExistsError(absl::StrCat("IOLoop::AddHandler: fd ", fd,
                                                  " already has a handler"));
@@ -237,7 +243,7 @@ absl::Status IOLoop::AddHandler(int fd, uint32_t events, Handler handler) {
   absl::Status added = poller_->Add(fd, events, Token(fd, generation));  // refuses bad fds
   if (!added.ok()) return added;
   if (static_cast<size_t>(fd) >= handlers_.size()) handlers_.resize(fd + 1);
-  handlers_[fd].entry = std::make_unique<HandlerEntry>(HandlerEntry{std::move(handler)});
+  handlers_[fd].handler = &handler;
   handlers_[fd].generation = generation;
   return absl::OkStatus();
 }
@@ -255,12 +261,13 @@ absl::Status IOLoop::RemoveHandler(int fd) {
   if (slot == nullptr) {
     return absl::NotFoundError(absl::StrCat("IOLoop::RemoveHandler: fd ", fd, " has no handler"));
   }
-  std::unique_ptr<HandlerEntry> entry = std::move(slot->entry);
+  slot->handler = nullptr;
+  std::unique_ptr<CallbackHandler> owned = std::move(slot->owned);
   // The poller may have dropped the fd already (epoll does when it is closed); that is fine.
   poller_->Remove(fd).IgnoreError();
   // A handler removed while the ready ones are called may be the one running: keep it until
   // the batch is done. Otherwise it is destroyed on return.
-  if (dispatching_) retired_.push_back(std::move(entry));
+  if (dispatching_ && owned != nullptr) retired_.push_back(std::move(owned));
   return absl::OkStatus();
 }
 

@@ -36,6 +36,7 @@
 #include "backends/poller.h"
 #include "iostream/future.h"
 #include "iostream/internal/callback_queue.h"
+#include "iostream/internal/fd_handler.h"
 #include "iostream/task.h"
 
 namespace gust {
@@ -140,14 +141,21 @@ class IOLoop {
   // Counts iterations; streams use it to bound the reads they finish inline in one iteration.
   uint64_t iteration() const { return iteration_; }
 
-  // An fd's handler lives in its own block, so that it stays in place while it runs even if it
+  // AddHandler for an object that outlives its registration (a stream): the loop keeps a pointer
+  // to it and allocates nothing.
+  absl::Status AddHandler(int fd, uint32_t events, internal::FdHandler& handler);
+
+  // A Handler lives in its own block, so that it stays in place while it runs even if it
   // removes itself or the slot table grows.
-  struct HandlerEntry {
-    Handler handler;
+  struct CallbackHandler final : internal::FdHandler {
+    explicit CallbackHandler(Handler handler) : callback(std::move(handler)) {}
+    void OnFdEvents(int fd, uint32_t events) override { callback(fd, events); }
+    Handler callback;
   };
   struct HandlerSlot {
-    std::unique_ptr<HandlerEntry> entry;  // null: no handler
-    uint32_t generation = 0;              // of the registration in `entry`
+    internal::FdHandler* handler = nullptr;  // null: no handler
+    std::unique_ptr<CallbackHandler> owned;  // `handler`, if the loop owns it
+    uint32_t generation = 0;                 // of the registration in `handler`
   };
   // What the poller hands back with each event: the fd and the registration's generation, so that
   // an event for a handler removed meanwhile (or replaced on the same fd number) is dropped.
@@ -199,7 +207,7 @@ class IOLoop {
   std::vector<PollEvent> ready_;
   bool dispatching_ = false;
   // Handlers removed while the ready ones are being called, destroyed after the last call.
-  std::vector<std::unique_ptr<HandlerEntry>> retired_;
+  std::vector<std::unique_ptr<CallbackHandler>> retired_;
 
   std::vector<Timer> timer_heap_;  // min-heap on (deadline_ns, id)
   absl::flat_hash_map<uint64_t, Callback> timers_;  // pending (not cancelled) timers by id
