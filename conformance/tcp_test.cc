@@ -421,6 +421,26 @@ TEST_F(TcpTest, FailedHandlersAreLogged) {
   server.Stop();
 }
 
+// A handler that ends before it first waits is counted out, and its failure logged, like one
+// that ends later.
+TEST_F(TcpTest, HandlersThatEndAtOnceAreCountedOut) {
+  TCPServer server([](std::unique_ptr<IOStream> stream, SocketAddress) -> Task<void> {
+    co_return absl::PermissionDeniedError("refused at once");
+  });
+  ASSERT_TRUE(server.Listen(0, "127.0.0.1").ok());
+  ::testing::internal::CaptureStderr();
+  const int client = RawClient(PortOf(server), "");
+  char byte;
+  RunUntil([&] { return recv(client, &byte, 1, MSG_DONTWAIT) == 0; });  // the server closed
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  close(client);
+  EXPECT_EQ(server.active_connections(), 0);
+  EXPECT_NE(log.find("handler failed: PERMISSION_DENIED: refused at once"), std::string::npos)
+      << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+  server.Stop();
+}
+
 // Silent clients and half a ClientHello do not hold a TLS server's connections past its
 // handshake timeout (on by default; short here).
 TEST_F(TcpTest, TlsHandshakesAreBounded) {

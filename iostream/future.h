@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <type_traits>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -388,36 +389,56 @@ class Future {
   using Result = FutureResult<T>;
   using DoneCallback = absl::AnyInvocable<void(const Result&)>;
 
-  Future() = default;
-
-  bool valid() const {
-    return value_.has_value() || static_cast<bool>(state_) || static_cast<bool>(tracked_.progress);
+  Future() {}
+  Future(const Future& other) { ConstructFrom(other); }
+  Future(Future&& other) noexcept {
+    ConstructFrom(std::move(other));
+    other.Reset();
   }
+  Future& operator=(const Future& other) {
+    if (this != &other) {
+      Reset();
+      ConstructFrom(other);
+    }
+    return *this;
+  }
+  Future& operator=(Future&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      ConstructFrom(std::move(other));
+      other.Reset();
+    }
+    return *this;
+  }
+  ~Future() { Reset(); }
+
+  // False for a default-constructed or moved-from future.
+  bool valid() const { return kind_ != Kind::kInvalid; }
 
   // Tornado: Future.done().
   bool done() const {
-    if (value_.has_value()) return true;
-    if constexpr (kCanTrack) {
-      if (tracked_.progress) return tracked_.progress->Done(tracked_.mark);
+    if (kind_ == Kind::kHeld) return true;
+    if (const Tracked* tracked = this->tracked(); tracked != nullptr) {
+      return tracked->progress->Done(tracked->mark);
     }
-    return state_->done();
+    return state()->done();
   }
 
   // Tornado: Future.result() / Future.exception(). Call it only once done() is true; before
   // that it returns a FailedPreconditionError (and fails a debug check).
   const Result& result() const {
-    if constexpr (kHoldsValue) {
-      if (value_.has_value()) return value_.result;
-    }
+    if (const Result* held = this->held(); held != nullptr) return *held;
     if (!done()) {
       GUST_DCHECK(false, "Future::result() called before the future is done");
       static const Result* const not_done = NotDoneResult();
       return *not_done;
     }
     if constexpr (kCanTrack) {
-      if (tracked_.progress) return tracked_.progress->ResultFor(tracked_.mark);
+      if (const Tracked* tracked = this->tracked(); tracked != nullptr) {
+        return tracked->progress->ResultFor(tracked->mark);
+      }
     }
-    return state_->result();
+    return state()->result();
   }
 
   // Moves the result out, for results that cannot be copied (a Future<std::unique_ptr<X>>):
@@ -430,28 +451,28 @@ class Future {
       return Result(
           absl::FailedPreconditionError("Future::TakeResult() called before the future is done"));
     }
-    return state_->TakeResultOnce();
+    return state()->TakeResultOnce();
   }
 
   // Tornado: Future.add_done_callback(). `callback` runs from the IOLoop the future was made
   // on, in an iteration after the one that resolved it (after this call, if it is done).
   void AddDoneCallback(DoneCallback callback) const {
     if constexpr (kHoldsValue) {
-      if (value_.has_value()) {
+      if (const Result* held = this->held(); held != nullptr) {
         // A state just to schedule the callback from the loop, as for any done future.
         future_internal::StateRef<T> state = future_internal::NewState<T>();
-        state->Resolve(value_.result);
+        state->Resolve(*held);
         state->AddDoneCallback(std::move(callback));
         return;
       }
     }
     if constexpr (kCanTrack) {
-      if (tracked_.progress) {
-        tracked_.progress->Watch(tracked_.mark)->AddDoneCallback(std::move(callback));
+      if (const Tracked* tracked = this->tracked(); tracked != nullptr) {
+        tracked->progress->Watch(tracked->mark)->AddDoneCallback(std::move(callback));
         return;
       }
     }
-    state_->AddDoneCallback(std::move(callback));
+    state()->AddDoneCallback(std::move(callback));
   }
 
   // `co_await future` yields Result. Awaiting a temporary future hands its value over without
@@ -467,9 +488,12 @@ class Future {
   friend Future<void> future_internal::MakeProgressFuture(future_internal::ProgressRef progress,
                                                           uint64_t mark, bool next);
 
-  explicit Future(future_internal::StateRef<T> state) : state_(std::move(state)) {}
-  explicit Future(std::in_place_t, Result result) : value_{true, std::move(result)} {
+  explicit Future(future_internal::StateRef<T> state) {
+    if (state) Emplace(state_, std::move(state), Kind::kState);
+  }
+  explicit Future(std::in_place_t, Result result) {
     static_assert(kHoldsValue);
+    Emplace(held_, std::move(result), Kind::kHeld);
   }
 
   static const Result* NotDoneResult() {
@@ -491,7 +515,7 @@ class Future {
     explicit Awaiter(Held future) : future_(std::move(future)) {}
     Awaiter(Awaiter&& other) noexcept : future_(std::move(other.future_)) {}
     ~Awaiter() {
-      if (suspended_) future().state_->RemoveWaiter(suspended_);
+      if (suspended_) future().state()->RemoveWaiter(suspended_);
     }
 
     bool await_ready() { return future().done(); }
@@ -499,26 +523,27 @@ class Future {
       suspended_ = waiter;
       Future& awaited = future();
       if constexpr (kCanTrack) {
-        // A pending write's future gets a state now, to hold the waiter.
-        if (awaited.tracked_.progress) {
-          awaited.state_ = awaited.tracked_.progress->Watch(awaited.tracked_.mark);
-          awaited.tracked_ = {};
+        if (const Tracked* tracked = awaited.tracked(); tracked != nullptr) {
+          // A pending write's future gets a state now, to hold the waiter.
+          future_internal::StateRef<T> state = tracked->progress->Watch(tracked->mark);
+          awaited.Reset();
+          awaited.Emplace(awaited.state_, std::move(state), Kind::kState);
         }
       }
-      awaited.state_->AddWaiter(waiter);
+      awaited.state()->AddWaiter(waiter);
     }
     Result await_resume() {
       suspended_ = nullptr;
       Future& awaited = future();  // the temporary, or this awaiter's own copy
       if constexpr (kCanTrack) {
-        if (awaited.tracked_.progress) return awaited.result();
+        if (awaited.kind_ == Kind::kTracked) return awaited.result();
       }
       if constexpr (std::is_copy_constructible_v<Result>) {
-        if (awaited.value_.has_value()) return std::move(awaited.value_.result);
-        if (!awaited.state_->shared()) return awaited.state_->TakeResult();
-        return awaited.state_->result();
+        if (Result* held = awaited.held(); held != nullptr) return std::move(*held);
+        if (!awaited.state()->shared()) return awaited.state()->TakeResult();
+        return awaited.state()->result();
       } else {
-        return awaited.state_->TakeResultOnce();
+        return awaited.state()->TakeResultOnce();
       }
     }
 
@@ -535,45 +560,98 @@ class Future {
     std::coroutine_handle<> suspended_{};
   };
 
-  // A future made ready without a state holds its result here: only a copyable result, since
-  // the copies of a future must share a result they cannot copy. Exclusive with state_.
-  // (Not std::optional: GCC then warns that it may be used uninitialized.)
+  // A future is one of: invalid; a reference to a shared State; a result it holds itself (made
+  // ready without a state: only a copyable result, since the copies of a future must share a
+  // result they cannot copy); or, for a write's Future<void>, its stream's Progress and the
+  // write's mark (see future_internal::Progress). A tagged union rather than std::variant, whose
+  // copies and moves are out-of-line visits (twice per pipelined line): a Future<void> takes 24
+  // bytes in every coroutine frame that holds one.
   static constexpr bool kHoldsValue = std::is_copy_constructible_v<Result>;
-  struct HeldValue {
-    bool has_value() const { return held; }
-    bool held = false;
-    Result result;
-  };
-  struct NoValue {
-    bool has_value() const { return false; }
-  };
-  // A write's future (Future<void> only) may refer to its stream's Progress and its mark instead
-  // of a state (see future_internal::Progress). Exclusive with state_ and value_.
   static constexpr bool kCanTrack = std::is_void_v<T>;
   struct Tracked {
     future_internal::ProgressRef progress;
     uint64_t mark = 0;
   };
-  struct NotTracked {
-    struct NoProgress {
-      explicit constexpr operator bool() const { return false; }
-    };
-    static constexpr NoProgress progress{};
-  };
+  struct Unused {};
+  enum class Kind : uint8_t { kInvalid, kState, kHeld, kTracked };
 
-  future_internal::StateRef<T> state_;
-  [[no_unique_address]] std::conditional_t<kHoldsValue, HeldValue, NoValue> value_;
-  [[no_unique_address]] std::conditional_t<kCanTrack, Tracked, NotTracked> tracked_;
+  template <typename Member, typename Value>
+  void Emplace(Member& member, Value&& value, Kind kind) {
+    new (&member) Member(std::forward<Value>(value));
+    kind_ = kind;
+  }
+  template <typename Other>
+  void ConstructFrom(Other&& other) {
+    switch (other.kind_) {
+      case Kind::kInvalid:
+        break;
+      case Kind::kState:
+        Emplace(state_, std::forward<Other>(other).state_, Kind::kState);
+        break;
+      case Kind::kHeld:
+        Emplace(held_, std::forward<Other>(other).held_, Kind::kHeld);
+        break;
+      case Kind::kTracked:
+        Emplace(tracked_, std::forward<Other>(other).tracked_, Kind::kTracked);
+        break;
+    }
+  }
+  void Reset() {
+    switch (std::exchange(kind_, Kind::kInvalid)) {
+      case Kind::kInvalid:
+        break;
+      case Kind::kState:
+        state_.~StateRef();
+        break;
+      case Kind::kHeld:
+        held_.~HeldType();
+        break;
+      case Kind::kTracked:
+        tracked_.~TrackedType();
+        break;
+    }
+  }
+
+  const future_internal::StateRef<T>& state() const { return state_; }
+  const Result* held() const {
+    if constexpr (kHoldsValue) {
+      return kind_ == Kind::kHeld ? &held_ : nullptr;
+    } else {
+      return nullptr;
+    }
+  }
+  Result* held() {
+    if constexpr (kHoldsValue) {
+      return kind_ == Kind::kHeld ? &held_ : nullptr;
+    } else {
+      return nullptr;
+    }
+  }
+  const Tracked* tracked() const {
+    if constexpr (kCanTrack) {
+      return kind_ == Kind::kTracked ? &tracked_ : nullptr;
+    } else {
+      return nullptr;
+    }
+  }
+
+  using StateRef = future_internal::StateRef<T>;
+  using HeldType = std::conditional_t<kHoldsValue, Result, Unused>;
+  using TrackedType = std::conditional_t<kCanTrack, Tracked, Unused>;
+  Kind kind_ = Kind::kInvalid;
+  union {
+    StateRef state_;
+    HeldType held_;
+    TrackedType tracked_;
+  };
 };
 
 namespace future_internal {
 inline Future<void> MakeProgressFuture(ProgressRef progress, uint64_t mark, bool next) {
+  if (next) return Future<void>(progress->WatchNext(mark));
   Future<void> future;
-  if (next) {
-    future.state_ = progress->WatchNext(mark);
-  } else {
-    future.tracked_ = {std::move(progress), mark};
-  }
+  future.Emplace(future.tracked_, Future<void>::Tracked{std::move(progress), mark},
+                 Future<void>::Kind::kTracked);
   return future;
 }
 }  // namespace future_internal

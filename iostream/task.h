@@ -29,6 +29,7 @@
 #include <coroutine>
 #include <exception>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -60,17 +61,24 @@ class Task {
     // destroy the suspended frame when they go away.
     internal::TaskLink loop_link;
     internal::TaskLink group_link;
+    internal::TaskList* group = nullptr;  // the list group_link joined (AdoptTask)
 
     promise_type() {
       future_internal::CurrentTaskList().Add(
           loop_link, std::coroutine_handle<promise_type>::from_promise(*this));
     }
-    // Reached only when the frame is destroyed before the body ended.
     ~promise_type() {
-      if (!state->done()) {
+      if (!state->done()) {  // the frame is destroyed before the body ended
         state->set_log_if_unretrieved(false);  // its owner went away; nothing failed
         state->Resolve(absl::CancelledError(
             "the Task was destroyed before it finished (its IOLoop or server went away)"));
+      }
+      if (group_link.linked()) {
+        if constexpr (std::is_void_v<T>) {
+          group->Finished(state->result());
+        } else {
+          group->Finished(state->result().status());
+        }
       }
     }
 
@@ -121,11 +129,12 @@ class Task {
 namespace internal {
 
 // Links an unfinished task into `group` as well, which then destroys its frame when the group
-// is destroyed (TCPServer does this for its connections' handlers).
+// is destroyed, and hears how it ended (TCPServer does this for its connections' handlers).
 template <typename T>
 void AdoptTask(TaskList& group, const Task<T>& task) {
   if (task.done()) return;
   group.Add(task.frame_.promise().group_link, task.frame_);
+  task.frame_.promise().group = &group;
 }
 
 }  // namespace internal

@@ -107,6 +107,8 @@ absl::Status TCPServer::Start(int num_threads) {
 }
 
 absl::Status TCPServer::Accept(Worker& worker) {
+  // Its handlers' frames say how they ended; the server allocates nothing per connection to hear.
+  worker.handlers.set_on_finish([this](const absl::Status& result) { HandlerFinished(result); });
   for (int fd : worker.sockets) {
     absl::StatusOr<std::unique_ptr<AcceptHandler>> acceptor = AcceptHandler::Add(
         fd, [this, &worker](int connection, SocketAddress peer) {
@@ -127,21 +129,22 @@ void TCPServer::OnConnection(Worker& worker, int fd, SocketAddress peer) {
                                                  options_.handshake_timeout)
           : std::make_unique<IOStream>(fd, options_.stream_options);
   stream->SetIdleTimeout(options_.idle_timeout);
-  active_->fetch_add(1);
+  active_.fetch_add(1);
   Task<void> task = (*handle_stream_)(std::move(stream), peer);
-  // Destroying the server destroys the handlers still suspended (and so their streams).
+  if (task.done()) return HandlerFinished(task.future().result());
+  // Destroying the server destroys the handlers still suspended (and so their streams); a
+  // handler that ends calls HandlerFinished.
   internal::AdoptTask(worker.handlers, task);
-  // Captures no more than fits in the callback itself (16 bytes): every idle connection
-  // carries it. So the log line names no peer (nor does Tornado's "Error in connection
-  // callback"); a handler that wants its peer logged logs the failure itself.
-  task.future().AddDoneCallback([active = active_](const absl::Status& status) {
-    active->fetch_sub(1);
-    if (!status.ok() && !IsStreamClosedError(status) && !absl::IsCancelled(status)) {
-      internal::LogLine(
-          LogSeverity::kError,
-          absl::StrCat("TCPServer: a connection's handler failed: ", status.ToString()));
-    }
-  });
+}
+
+void TCPServer::HandlerFinished(const absl::Status& result) {
+  active_.fetch_sub(1);
+  // The log line names no peer (nor does Tornado's "Error in connection callback"): a handler
+  // that wants its peer logged logs the failure itself.
+  if (!result.ok() && !IsStreamClosedError(result) && !absl::IsCancelled(result)) {
+    internal::LogLine(LogSeverity::kError,
+                      absl::StrCat("TCPServer: a connection's handler failed: ", result.ToString()));
+  }
 }
 
 void TCPServer::CloseWorker(Worker& worker) {
@@ -194,7 +197,7 @@ absl::Status TCPServer::Drain(absl::Duration timeout) {
         "TCPServer::Drain: called from the loop the server runs on, which cannot run nested; "
         "wait for active_connections() from the loop instead");
   }
-  while (active_->load() > 0 && absl::Now() < deadline) {
+  while (active_.load() > 0 && absl::Now() < deadline) {
     if (runs_here) {
       IOLoop::TimeoutHandle stop = loop.CallLater(absl::Milliseconds(5), [&loop] { loop.Stop(); });
       absl::Status ran = loop.Start();
@@ -204,7 +207,7 @@ absl::Status TCPServer::Drain(absl::Duration timeout) {
       absl::SleepFor(absl::Milliseconds(5));
     }
   }
-  const int left = active_->load();
+  const int left = active_.load();
   if (left == 0) return absl::OkStatus();
   return absl::DeadlineExceededError(absl::StrCat("TCPServer::Drain: ", left,
                                                   " connections still running after ",

@@ -94,7 +94,7 @@ class TCPServer {
   // `timeout`. FailedPreconditionError when called from the running loop the server is on.
   // Destroying the server instead destroys the handlers still suspended, closing their streams.
   absl::Status Drain(absl::Duration timeout);
-  int active_connections() const { return active_->load(); }
+  int active_connections() const { return active_.load(); }
 
  private:
   struct Worker {
@@ -107,11 +107,13 @@ class TCPServer {
 
   absl::Status Accept(Worker& worker);
   void OnConnection(Worker& worker, int fd, SocketAddress peer);
+  // A connection's handler ended (`result`: its task's): counts it and logs a failure.
+  void HandlerFinished(const absl::Status& result);
   static void CloseWorker(Worker& worker);
 
   const std::shared_ptr<const HandleStream> handle_stream_;
   const Options options_;
-  const std::shared_ptr<std::atomic<int>> active_ = std::make_shared<std::atomic<int>>(0);
+  std::atomic<int> active_{0};
 
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Worker>> workers_;
