@@ -24,7 +24,7 @@ int64_t MonotonicNanos() {
 
 namespace future_internal {
 
-std::shared_ptr<internal::CallbackQueue> CurrentLoopQueue() { return IOLoop::Current().queue_; }
+const internal::QueueRef& CurrentLoopQueue() { return IOLoop::Current().queue_; }
 
 internal::TaskList& CurrentTaskList() { return IOLoop::Current().tasks_; }
 
@@ -38,7 +38,7 @@ bool IOLoop::LaterTimer(const Timer& a, const Timer& b) {
 absl::StatusOr<std::unique_ptr<IOLoop>> IOLoop::Create() {
   absl::StatusOr<std::unique_ptr<Poller>> poller = NewPoller();
   if (!poller.ok()) return poller.status();
-  absl::StatusOr<std::shared_ptr<internal::CallbackQueue>> queue = internal::CallbackQueue::Create();
+  absl::StatusOr<internal::QueueRef> queue = internal::CallbackQueue::Create();
   if (!queue.ok()) return queue.status();
   std::unique_ptr<IOLoop> loop(new IOLoop(*std::move(poller), *std::move(queue)));
   internal::CallbackQueue* raw_queue = loop->queue_.get();
@@ -48,7 +48,7 @@ absl::StatusOr<std::unique_ptr<IOLoop>> IOLoop::Create() {
   return loop;
 }
 
-IOLoop::IOLoop(std::unique_ptr<Poller> poller, std::shared_ptr<internal::CallbackQueue> queue)
+IOLoop::IOLoop(std::unique_ptr<Poller> poller, internal::QueueRef queue)
     : poller_(std::move(poller)),
       queue_(std::move(queue)),
       wall_minus_monotonic_ns_(absl::ToUnixNanos(absl::Now()) - MonotonicNanos()) {}

@@ -130,7 +130,7 @@ class IOLoop {
   absl::string_view backend_name() const { return poller_->name(); }
 
  private:
-  friend std::shared_ptr<internal::CallbackQueue> future_internal::CurrentLoopQueue();
+  friend const internal::QueueRef& future_internal::CurrentLoopQueue();
   friend internal::TaskList& future_internal::CurrentTaskList();
   friend class BaseIOStream;
 
@@ -167,7 +167,7 @@ class IOLoop {
     uint64_t id;          // increasing: ties run in the order they were added
   };
 
-  IOLoop(std::unique_ptr<Poller> poller, std::shared_ptr<internal::CallbackQueue> queue);
+  IOLoop(std::unique_ptr<Poller> poller, internal::QueueRef queue);
 
   // Min-heap order on (deadline, id).
   static bool LaterTimer(const Timer& a, const Timer& b);
@@ -196,7 +196,7 @@ class IOLoop {
   static constexpr int64_t kNever = INT64_MAX;
 
   const std::unique_ptr<Poller> poller_;
-  const std::shared_ptr<internal::CallbackQueue> queue_;
+  const internal::QueueRef queue_;
   internal::TaskList tasks_;  // every unfinished Task started on this loop
   const int64_t wall_minus_monotonic_ns_;  // Time() = monotonic + this
   std::atomic<bool> stop_requested_{false};

@@ -14,11 +14,11 @@
 namespace gust {
 namespace internal {
 
-absl::StatusOr<std::shared_ptr<CallbackQueue>> CallbackQueue::Create() {
+absl::StatusOr<QueueRef> CallbackQueue::Create() {
 #ifdef __linux__
   const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) return absl::ErrnoToStatus(errno, "eventfd");
-  return std::make_shared<CallbackQueue>(PassKey(), fd, fd);
+  return QueueRef(new CallbackQueue(fd, fd));
 #else
   int fds[2];
   if (pipe(fds) != 0) return absl::ErrnoToStatus(errno, "pipe");
@@ -26,7 +26,7 @@ absl::StatusOr<std::shared_ptr<CallbackQueue>> CallbackQueue::Create() {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
-  return std::make_shared<CallbackQueue>(PassKey(), fds[0], fds[1]);
+  return QueueRef(new CallbackQueue(fds[0], fds[1]));
 #endif
 }
 

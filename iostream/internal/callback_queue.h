@@ -1,8 +1,9 @@
 // CallbackQueue: the IOLoop's thread-safe list of callbacks for its next iteration, and the
 // eventfd (or pipe) that wakes the loop when another thread adds one.
 //
-// It is shared (std::shared_ptr) between the loop and every Future made on it, so a future that
-// resolves after its loop is gone drops its callbacks instead of touching a destroyed loop.
+// It is shared (counted references: QueueRef) between the loop and every Future made on it, so a
+// future that resolves after its loop is gone drops its callbacks instead of touching a
+// destroyed loop.
 
 #ifndef GUST_IOSTREAM_INTERNAL_CALLBACK_QUEUE_H_
 #define GUST_IOSTREAM_INTERNAL_CALLBACK_QUEUE_H_
@@ -15,26 +16,29 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "iostream/internal/intrusive_ref.h"
 
 namespace gust {
 namespace internal {
+
+class CallbackQueue;
+// Futures' states hold their loop's queue this way: they may outlive the loop.
+using QueueRef = IntrusiveRef<CallbackQueue>;
 
 class CallbackQueue {
  public:
   using Callback = absl::AnyInvocable<void()>;
 
-  static absl::StatusOr<std::shared_ptr<CallbackQueue>> Create();
-
-  // For Create() only (std::make_shared needs a public constructor).
-  class PassKey {
-    friend class CallbackQueue;
-    PassKey() = default;
-  };
-  CallbackQueue(PassKey, int read_fd, int write_fd) : read_fd_(read_fd), write_fd_(write_fd) {}
-  ~CallbackQueue();
+  static absl::StatusOr<QueueRef> Create();
 
   CallbackQueue(const CallbackQueue&) = delete;
   CallbackQueue& operator=(const CallbackQueue&) = delete;
+
+  // The reference count: any thread may take or drop a reference (a Promise resolved there).
+  void AddRef() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Release() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
 
   // Queues `callback` for the loop's next batch. Safe from any thread. From the loop's own
   // thread it takes no lock and wakes nothing (the loop cannot be asleep in the poller then);
@@ -67,7 +71,12 @@ class CallbackQueue {
   void Close();
 
  private:
+  CallbackQueue(int read_fd, int write_fd) : read_fd_(read_fd), write_fd_(write_fd) {}
+  ~CallbackQueue();
+
   void WriteWakeFd();
+
+  std::atomic<uint32_t> refs_{0};
 
   const int read_fd_;
   const int write_fd_;  // == read_fd_ for an eventfd
