@@ -1,8 +1,9 @@
 // Fifo<T>: a queue on one std::vector with a moving head, for a stream's write buffer.
 //
 // std::deque would do, but libstdc++'s allocates about 600 bytes even when empty, which is most
-// of what an idle stream would cost; this one allocates nothing until the first push, and pops
-// in amortized O(1) (the consumed prefix is erased once it is half the storage).
+// of what an idle stream would cost; this one holds no storage while it is empty (it goes back
+// to the thread's pool, where the next push finds it), and pops in amortized O(1) (the consumed
+// prefix is erased once it is half the storage).
 
 #ifndef GUST_IOSTREAM_INTERNAL_FIFO_H_
 #define GUST_IOSTREAM_INTERNAL_FIFO_H_
@@ -10,6 +11,8 @@
 #include <cstddef>
 #include <utility>
 #include <vector>
+
+#include "iostream/internal/state_pool.h"
 
 namespace gust {
 namespace internal {
@@ -32,8 +35,7 @@ class Fifo {
   void pop_front() {
     T released = std::move(items_[head_]);  // freed now, not at the next compaction
     if (++head_ == items_.size()) {
-      items_.clear();
-      head_ = 0;
+      clear();
     } else if (head_ * 2 >= items_.size() && head_ >= 16) {
       items_.erase(items_.begin(), items_.begin() + head_);
       head_ = 0;
@@ -41,7 +43,7 @@ class Fifo {
   }
 
   void clear() {
-    items_.clear();
+    Items().swap(items_);
     head_ = 0;
   }
 
@@ -55,7 +57,8 @@ class Fifo {
   auto end() const { return items_.end(); }
 
  private:
-  std::vector<T> items_;
+  using Items = std::vector<T, PoolAllocator<T>>;
+  Items items_;
   size_t head_ = 0;
 };
 
