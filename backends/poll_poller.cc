@@ -1,14 +1,15 @@
-// The poll backend: a dense pollfd array kept between waits (swap-remove, fd -> slot index), so a
-// wait allocates nothing and a registration change costs O(1). Each wait is still O(all fds) in
+// The poll backend: a dense pollfd array kept between waits (swap-remove, and a table from fd to
+// slot indexed by fd, 4 bytes per fd), so a wait allocates nothing and a registration change
+// costs O(1). Each wait is still O(all fds) in
 // the kernel and in the scan of revents: that is poll's nature, and the benchmark shows it.
 
 #include <poll.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "backends/poll_mask.h"
@@ -29,28 +30,29 @@ class PollPoller final : public Poller {
 
   absl::Status Add(int fd, uint32_t events, uint64_t token) override {
     if (fd < 0) return absl::InvalidArgumentError(absl::StrCat("poll: bad fd ", fd));
-    if (!slots_.try_emplace(fd, fds_.size()).second) {
+    if (static_cast<size_t>(fd) >= slots_.size()) slots_.resize(fd + 1, kNoSlot);
+    if (slots_[fd] != kNoSlot) {
       return absl::AlreadyExistsError(absl::StrCat("poll: fd ", fd, " is already registered"));
     }
+    slots_[fd] = static_cast<int32_t>(fds_.size());
     fds_.push_back({fd, ToPoll(events), 0});
     tokens_.push_back(token);
     return absl::OkStatus();
   }
 
   absl::Status Modify(int fd, uint32_t events, uint64_t token) override {
-    auto it = slots_.find(fd);
-    if (it == slots_.end()) return NotRegistered(fd);
-    fds_[it->second].events = ToPoll(events);
-    tokens_[it->second] = token;
+    const int32_t slot = SlotOf(fd);
+    if (slot == kNoSlot) return NotRegistered(fd);
+    fds_[slot].events = ToPoll(events);
+    tokens_[slot] = token;
     return absl::OkStatus();
   }
 
   absl::Status Remove(int fd) override {
-    auto it = slots_.find(fd);
-    if (it == slots_.end()) return NotRegistered(fd);
-    const size_t slot = it->second;
-    slots_.erase(it);
-    if (slot != fds_.size() - 1) {
+    const int32_t slot = SlotOf(fd);
+    if (slot == kNoSlot) return NotRegistered(fd);
+    slots_[fd] = kNoSlot;
+    if (static_cast<size_t>(slot) != fds_.size() - 1) {
       fds_[slot] = fds_.back();
       tokens_[slot] = tokens_.back();
       slots_[fds_[slot].fd] = slot;
@@ -76,13 +78,18 @@ class PollPoller final : public Poller {
   }
 
  private:
+  static constexpr int32_t kNoSlot = -1;
+
+  int32_t SlotOf(int fd) const {
+    return fd >= 0 && static_cast<size_t>(fd) < slots_.size() ? slots_[fd] : kNoSlot;
+  }
   static absl::Status NotRegistered(int fd) {
     return absl::NotFoundError(absl::StrCat("poll: fd ", fd, " is not registered"));
   }
 
   std::vector<pollfd> fds_;
   std::vector<uint64_t> tokens_;  // parallel to fds_
-  absl::flat_hash_map<int, size_t> slots_;
+  std::vector<int32_t> slots_;  // by fd: its index in fds_, or kNoSlot
 };
 
 }  // namespace

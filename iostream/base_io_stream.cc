@@ -882,7 +882,7 @@ void BaseIOStream::SetInterest(uint32_t events) {
   } else {
     status = loop_.UpdateHandler(registered_fd_, events);
   }
-  interest_ = status.ok() ? events : 0;
+  interest_ = status.ok() ? static_cast<uint8_t>(events) : 0;
   // The loop cannot watch this fd (select past FD_SETSIZE, say): the stream cannot work. Said
   // out loud: otherwise a server on select drops every connection past fd 1023 in silence.
   if (!status.ok() && !closed_) {

@@ -455,6 +455,16 @@ class BaseIOStream : private internal::FdHandler {
   };
   std::unique_ptr<IdleCheck> idle_;
 
+  absl::Status error_;
+  // Out of line: few streams have one, and every idle connection would carry 32 bytes for it.
+  std::unique_ptr<CloseCallback> close_callback_;
+  // Taken by every callback the stream schedules on the loop, which then checks the stream still
+  // exists before touching it.
+  internal::Liveness liveness_;
+
+  // The small fields last, so that a subclass's first ones fit in the padding after them.
+  int registered_fd_ = -1;  // the fd while it has a handler on the loop
+  uint8_t interest_ = 0;    // IOLoop::kRead | kWrite as registered
   bool connecting_ = false;
   // The peer finished sending while writes were unsent: reads are settled as on a close, and the
   // stream closes once the writes are out.
@@ -462,15 +472,6 @@ class BaseIOStream : private internal::FdHandler {
   bool closed_ = false;
   bool handling_events_ = false;  // errors found now are logged (Tornado logs async errors only)
   bool flush_scheduled_ = false;
-  absl::Status error_;
-  // Out of line: few streams have one, and every idle connection would carry 32 bytes for it.
-  std::unique_ptr<CloseCallback> close_callback_;
-
-  int registered_fd_ = -1;  // the fd while it has a handler on the loop
-  uint32_t interest_ = 0;
-  // Taken by every callback the stream schedules on the loop, which then checks the stream still
-  // exists before touching it.
-  internal::Liveness liveness_;
 };
 
 }  // namespace gust

@@ -114,8 +114,8 @@ class IOStream : public BaseIOStream {
   ConnectState& StartConnectState();
   void EndConnectState(FutureResult<IOStream*> result);
 
+  bool connect_started_ = false;  // before fd_: both fit in BaseIOStream's tail padding
   int fd_;
-  bool connect_started_ = false;
   std::unique_ptr<ConnectState> connect_;
 };
 

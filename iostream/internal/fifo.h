@@ -2,8 +2,8 @@
 //
 // std::deque would do, but libstdc++'s allocates about 600 bytes even when empty, which is most
 // of what an idle stream would cost; this one holds no storage while it is empty (it goes back
-// to the thread's pool, where the next push finds it), and pops in amortized O(1) (the consumed
-// prefix is erased once it is half the storage).
+// to the thread's pool, where the next push finds it), unless a burst grew it past what the pool
+// keeps, and pops in amortized O(1) (the consumed prefix is erased once it is half the storage).
 
 #ifndef GUST_IOSTREAM_INTERNAL_FIFO_H_
 #define GUST_IOSTREAM_INTERNAL_FIFO_H_
@@ -35,7 +35,12 @@ class Fifo {
   void pop_front() {
     T released = std::move(items_[head_]);  // freed now, not at the next compaction
     if (++head_ == items_.size()) {
-      clear();
+      if (capacity_bytes() <= kPooledBlockLimit) {
+        clear();
+      } else {
+        items_.clear();  // kept: another burst would allocate it again, from malloc
+        head_ = 0;
+      }
     } else if (head_ * 2 >= items_.size() && head_ >= 16) {
       items_.erase(items_.begin(), items_.begin() + head_);
       head_ = 0;

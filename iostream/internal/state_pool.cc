@@ -9,7 +9,7 @@ namespace {
 // A fine granule: a state is pooled in the smallest class it fits, and a suspended read's state
 // is part of what every idle connection costs.
 constexpr size_t kGranule = 16;
-constexpr size_t kClasses = 32;  // blocks of up to 512 bytes are pooled
+constexpr size_t kClasses = kPooledBlockLimit / kGranule;
 constexpr size_t kMaxBlocksPerClass = 4096;
 
 struct FreeBlock {

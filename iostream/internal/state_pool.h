@@ -13,6 +13,9 @@
 namespace gust {
 namespace internal {
 
+// Blocks up to this size are pooled; larger ones go to the system allocator and back.
+inline constexpr size_t kPooledBlockLimit = 512;
+
 void* PoolAllocate(size_t size);
 void PoolFree(void* block, size_t size);
 
