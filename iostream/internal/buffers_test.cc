@@ -3,10 +3,12 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "iostream/internal/read_buffer.h"
@@ -194,6 +196,50 @@ TEST(SpareStringsTest, KeepsBoundedBytesOfUsefulStringsAndHandsOutFittingOnes) {
     size_t left = 0;
     while (!TakeSpareString(0, SIZE_MAX).empty()) ++left;
     EXPECT_EQ(left, kMaxSpareBytes / size - 2);  // all it kept, but the two handed out
+  }).join();
+}
+
+// Lines' strings are kept apart, by count: a line copied out of the read buffer takes the
+// storage of one a stream wrote, if it fits without waste.
+TEST(SpareStringsTest, LinesReuseTheStorageOfWrittenLines) {
+  std::thread([] {
+    std::string written(40, 'a');
+    const char* storage = written.data();
+    KeepSmallSpareString(std::move(written));
+    const std::string line(30, 'b');
+    std::string copy = CopyIntoSpareString(line.data(), line.size());
+    EXPECT_EQ(copy, line);
+    EXPECT_EQ(copy.data(), storage);  // the kept block: no allocation
+    // Not kept: a string held inline, and one too large for a line.
+    KeepSmallSpareString(std::string(3, 'c'));
+    std::string large(100, 'd');
+    large.reserve(kMaxSmallSpareCapacity + 1);
+    KeepSmallSpareString(std::move(large));
+    std::string another = CopyIntoSpareString(line.data(), line.size());
+    EXPECT_EQ(another, line);
+    EXPECT_LE(another.capacity(), 64u);  // a new block, not the large one
+    // A short line does not take a block more than four times its size (past 64 bytes).
+    std::string long_line(512, 'e');
+    const char* long_storage = long_line.data();
+    KeepSmallSpareString(std::move(long_line));
+    const std::string short_copy = CopyIntoSpareString(line.data(), 20);
+    EXPECT_NE(short_copy.data(), long_storage);
+  }).join();
+  std::thread([] {
+    std::vector<const char*> kept;
+    for (size_t i = 0; i < kMaxSmallSpares + 8; ++i) {
+      std::string written(40, 'f');
+      kept.push_back(written.data());
+      KeepSmallSpareString(std::move(written));
+    }
+    std::vector<std::string> copies;
+    size_t reused = 0;
+    for (size_t i = 0; i < kMaxSmallSpares + 8; ++i) {
+      const std::string line(32, 'g');
+      copies.push_back(CopyIntoSpareString(line.data(), line.size()));
+      if (std::find(kept.begin(), kept.end(), copies.back().data()) != kept.end()) ++reused;
+    }
+    EXPECT_EQ(reused, kMaxSmallSpares);  // all it kept, and no more
   }).join();
 }
 

@@ -1,5 +1,7 @@
 #include "iostream/internal/spare_strings.h"
 
+#include <algorithm>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -31,6 +33,49 @@ struct Spares {
 };
 thread_local Spares spares;
 
+// Whether a kept string of `capacity` holds `n` bytes without wasting most of its storage.
+bool FitsWithoutWaste(size_t capacity, size_t n) {
+  return capacity >= n && capacity <= std::max<size_t>(4 * n, 64);
+}
+
+// Lines' strings: a stack, and only its top is looked at. A line server takes back at once the
+// string it has just kept, and anything costlier than a few moves would cost more than the
+// malloc and free it saves.
+// The slots are raw storage, constructed only while they hold a string: moving a string into
+// a slot and out again then costs two move constructions, where assigning into a kept
+// std::string costs several times that.
+class SmallSpares {
+ public:
+  SmallSpares() = default;
+  SmallSpares(const SmallSpares&) = delete;
+  SmallSpares& operator=(const SmallSpares&) = delete;
+  ~SmallSpares() { Clear(); }
+
+  const std::string* top() const { return count_ > 0 ? Slot(count_ - 1) : nullptr; }
+  void Push(std::string&& data) {
+    if (count_ < kMaxSmallSpares) new (Slot(count_++)) std::string(std::move(data));
+  }
+  std::string Pop() {
+    std::string* slot = Slot(--count_);
+    std::string out(std::move(*slot));
+    slot->~basic_string();
+    return out;
+  }
+  void Clear() {
+    while (count_ > 0) Pop();
+  }
+
+ private:
+  std::string* Slot(size_t i) { return std::launder(reinterpret_cast<std::string*>(slots_[i])); }
+  const std::string* Slot(size_t i) const {
+    return std::launder(reinterpret_cast<const std::string*>(slots_[i]));
+  }
+
+  alignas(std::string) unsigned char slots_[kMaxSmallSpares][sizeof(std::string)];
+  size_t count_ = 0;
+};
+thread_local SmallSpares small_spares;
+
 }  // namespace
 
 void KeepSpareString(std::string&& data) {
@@ -48,17 +93,37 @@ std::string TakeSpareString(size_t min_size, size_t max_capacity) {
   });
 }
 
+void KeepSmallSpareString(std::string&& data) {
+  // An empty string's capacity is what std::string holds inline: nothing to keep.
+  if (data.capacity() <= std::string().capacity() || data.capacity() > kMaxSmallSpareCapacity) {
+    return;
+  }
+  small_spares.Push(std::move(data));
+}
+
 void ReleaseSpareStrings() {
   spares.strings.clear();
   spares.strings.shrink_to_fit();
   spares.bytes = 0;
+  small_spares.Clear();
 }
 
 std::string CopyIntoSpareString(const char* data, size_t n) {
-  if (n < kMinSpareSize) return std::string(data, n);  // a line: no spare is that small
-  std::string out = spares.TakeFirst(
-      [n](const std::string& spare) { return spare.capacity() >= n && spare.capacity() / 4 <= n; });
-  out.assign(data, n);  // within a kept string's capacity: no allocation, no zeroing
+  std::string out;
+  if (n < kMinSpareSize) {
+    SmallSpares& small = small_spares;
+    const std::string* top = small.top();
+    if (n > out.capacity() && top != nullptr && FitsWithoutWaste(top->capacity(), n)) {
+      out = small.Pop();
+    }
+  } else {
+    out = spares.TakeFirst(
+        [n](const std::string& spare) { return FitsWithoutWaste(spare.capacity(), n); });
+  }
+  // Within a kept string's capacity: no allocation, no zeroing. clear() and append() rather
+  // than assign(), which checks whether `data` overlaps the string's own bytes.
+  out.clear();
+  out.append(data, n);
   return out;
 }
 

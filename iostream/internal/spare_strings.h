@@ -25,9 +25,17 @@ namespace internal {
 inline constexpr size_t kMinSpareSize = 4 * 1024;
 inline constexpr size_t kMaxSpareCapacity = 256 * 1024;
 inline constexpr size_t kMaxSpareBytes = 2 * 1024 * 1024;
+// Lines are kept apart: up to kMaxSmallSpares strings whose storage is on the heap (longer than
+// std::string holds inline) and at most kMaxSmallSpareCapacity. A line server's answer, copied
+// into the write buffer, then holds the next line read, without a malloc and a free.
+inline constexpr size_t kMaxSmallSpareCapacity = 1024;
+inline constexpr size_t kMaxSmallSpares = 64;
 
 // Keeps `data` (its size; its contents are dropped) if it qualifies and there is room.
 void KeepSpareString(std::string&& data);
+// Keeps `data`'s storage for a later CopyIntoSpareString of a line, if it qualifies and there is
+// room.
+void KeepSmallSpareString(std::string&& data);
 
 // A kept string whose size is at least `min_size` and whose storage is at most `max_capacity`
 // (contents unspecified: a read fills it), or an empty string. The bound keeps a small read
@@ -39,7 +47,7 @@ std::string TakeSpareString(size_t min_size, size_t max_capacity);
 void ReleaseSpareStrings();
 
 // `n` bytes from `data` in a string: a kept one whose storage fits them without waste (n to
-// 4n bytes) if there is one, else a new one.
+// 4n bytes, or up to 64 for a short line) if there is one, else a new one.
 std::string CopyIntoSpareString(const char* data, size_t n);
 
 }  // namespace internal

@@ -57,6 +57,7 @@ void WriteBuffer::Append(std::string&& data) {
   // exactly that, and the string then serves a later read (spare_strings.h).
   if (data.size() < kSmallPiece) {
     Append(absl::string_view(data));
+    KeepSmallSpareString(std::move(data));  // copied: its storage can hold a later line
     return;
   }
   size_ += data.size();
