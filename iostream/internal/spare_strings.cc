@@ -109,21 +109,22 @@ void ReleaseSpareStrings() {
 }
 
 std::string CopyIntoSpareString(const char* data, size_t n) {
-  std::string out;
   if (n < kMinSpareSize) {
     SmallSpares& small = small_spares;
     const std::string* top = small.top();
-    if (n > out.capacity() && top != nullptr && FitsWithoutWaste(top->capacity(), n)) {
-      out = small.Pop();
+    if (n <= std::string().capacity() || top == nullptr || !FitsWithoutWaste(top->capacity(), n)) {
+      return std::string(data, n);
     }
-  } else {
-    out = spares.TakeFirst(
-        [n](const std::string& spare) { return FitsWithoutWaste(spare.capacity(), n); });
+    std::string out = small.Pop();
+    // Within its capacity: clear() and append() rather than assign(), which checks whether
+    // `data` overlaps the string's own bytes.
+    out.clear();
+    out.append(data, n);
+    return out;
   }
-  // Within a kept string's capacity: no allocation, no zeroing. clear() and append() rather
-  // than assign(), which checks whether `data` overlaps the string's own bytes.
-  out.clear();
-  out.append(data, n);
+  std::string out = spares.TakeFirst(
+      [n](const std::string& spare) { return FitsWithoutWaste(spare.capacity(), n); });
+  out.assign(data, n);  // within a kept string's capacity: no allocation, no zeroing
   return out;
 }
 
