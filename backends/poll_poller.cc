@@ -1,7 +1,7 @@
 // The poll backend: a dense pollfd array kept between waits (swap-remove, and a table from fd to
 // slot indexed by fd, 4 bytes per fd), so a wait allocates nothing and a registration change
-// costs O(1). Each wait is still O(all fds) in
-// the kernel and in the scan of revents: that is poll's nature, and the benchmark shows it.
+// costs O(1). Each wait is still O(all fds) in the kernel and in the scan of revents: that is
+// poll's nature, and the benchmark shows it.
 
 #include <poll.h>
 

@@ -174,6 +174,36 @@ TEST_F(TcpTest, OneThousandConnectionsOnOneLoop) {
   EXPECT_TRUE(server.Drain(absl::Seconds(10)).ok());
 }
 
+// The accept callback may destroy its own handler (a server stopping from inside it): the
+// handler accepts nothing more, and touches nothing of itself after the call (ASan would see it).
+TEST_F(TcpTest, AcceptCallbackMayDestroyItsHandler) {
+  absl::StatusOr<std::vector<int>> listening = BindSockets(0, "127.0.0.1");
+  ASSERT_TRUE(listening.ok());
+  const int listen_fd = listening->at(0);
+  const SocketAddress address = SocketAddress::LocalOf(listen_fd);
+  std::vector<int> clients;
+  for (int i = 0; i < 3; ++i) {  // all in the backlog before the first readiness
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_EQ(connect(fd, address.sockaddr_ptr(), address.size()), 0);
+    clients.push_back(fd);
+  }
+  std::unique_ptr<AcceptHandler> handler;
+  std::vector<int> accepted;
+  absl::StatusOr<std::unique_ptr<AcceptHandler>> added =
+      AcceptHandler::Add(listen_fd, [&](int fd, SocketAddress) {
+        accepted.push_back(fd);
+        handler.reset();
+      });
+  ASSERT_TRUE(added.ok());
+  handler = *std::move(added);
+  RunUntil([&] { return handler == nullptr; });
+  RunFor(absl::Milliseconds(20));
+  EXPECT_EQ(accepted.size(), 1u);
+  for (int fd : accepted) close(fd);
+  for (int fd : clients) close(fd);
+  close(listen_fd);
+}
+
 // Out of fds: accepting pauses and backs off (no busy loop), and recovers once fds are free.
 TEST_F(TcpTest, AcceptRecoversFromEmfile) {
   absl::StatusOr<std::vector<int>> listening = BindSockets(0, "127.0.0.1");

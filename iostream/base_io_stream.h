@@ -300,8 +300,8 @@ class BaseIOStream : private internal::FdHandler {
  private:
   enum class ReadKind : uint8_t { kNone, kBytes, kUntil, kRegex, kUntilClose, kInto };
 
-  // What only ReadUntilRegex and ReadInto use, out of line (made on first use, then kept):
-  // every idle connection's pending read would carry it otherwise.
+  // What only streaming reads, ReadUntilRegex and ReadInto use, out of line (made on first use,
+  // then kept): every idle connection's pending read would carry it otherwise.
   struct RareRead {
     std::shared_ptr<StreamingCallback> streaming;  // ReadBytesStreaming, ReadUntilCloseStreaming
     std::shared_ptr<const re2::RE2> regex;

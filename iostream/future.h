@@ -28,9 +28,9 @@
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <new>
 #include <optional>
 #include <type_traits>
-#include <new>
 #include <utility>
 #include <vector>
 

@@ -147,7 +147,7 @@ void AcceptHandler::Cancel() {
 
 void AcceptHandler::OnReadable() {
   // The callback may destroy this handler (a server stopping from inside it).
-  std::weak_ptr<bool> alive = alive_;
+  const internal::Liveness::Ref alive = liveness_.Take();
   for (int i = 0; i < kAcceptsPerEvent; ++i) {
     sockaddr_storage peer;
     socklen_t size = sizeof(peer);
@@ -181,7 +181,7 @@ void AcceptHandler::OnReadable() {
     }
     backoff_ = kFirstBackoff;
     callback_(fd, SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&peer), size));
-    if (alive.expired() || cancelled_) return;
+    if (!alive.alive() || cancelled_) return;
   }
 }
 

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "iostream/future.h"
+#include "iostream/internal/liveness.h"
 #include "iostream/io_loop.h"
 #include "iostream/socket_address.h"
 
@@ -57,7 +58,7 @@ class AcceptHandler {
   Callback callback_;
   bool watching_ = false;
   bool cancelled_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  internal::Liveness liveness_;  // the callback may destroy this handler
   IOLoop::TimeoutHandle retry_;
   absl::Duration backoff_ = absl::Milliseconds(10);
   int backoffs_ = 0;

@@ -1,7 +1,8 @@
-// Liveness: lets a callback that the loop runs later ask whether the object that scheduled it
-// still exists (a cut-down WeakPtrFactory). Unlike a shared_ptr's control block, the shared flag
-// exists only while such callbacks are pending, so an idle object carries one pointer and
-// nothing on the heap. On the owner's loop thread only.
+// Liveness: lets a callback that the loop runs later, or code that has just called out to
+// something that may destroy its object, ask whether that object still exists (a cut-down
+// WeakPtrFactory). Unlike a shared_ptr's control block, the shared flag exists only while such
+// references are held, so an idle object carries one pointer and nothing on the heap. On the
+// owner's loop thread only.
 
 #ifndef GUST_IOSTREAM_INTERNAL_LIVENESS_H_
 #define GUST_IOSTREAM_INTERNAL_LIVENESS_H_
@@ -26,7 +27,7 @@ class Liveness {
   };
 
  public:
-  // Captured by a callback: says whether the owner still exists when the callback runs.
+  // Held across whatever may destroy the owner: says whether the owner still exists.
   class Ref {
    public:
     explicit Ref(Flag* flag) : flag_(flag) { ++flag_->refs; }
