@@ -1,5 +1,5 @@
 // ReadUntilRegex: the part of BaseIOStream that calls RE2, in a file of its own. A program
-// that never reads until a regex links no RE2 (about 300 KB of code): the rest of the stream
+// that never reads until a regex links no RE2 (about 400 KB of code): the rest of the stream
 // reaches it only through RareRead::match_end, which is set here.
 
 #include <memory>
