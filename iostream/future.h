@@ -71,6 +71,16 @@ inline absl::Status BrokenPromiseError() {
 using internal::IntrusiveRef;
 using internal::QueueRef;
 
+// The status in a result: the result itself for Future<void>.
+template <typename T>
+const absl::Status& StatusOf(const FutureResult<T>& result) {
+  if constexpr (std::is_void_v<T>) {
+    return result;
+  } else {
+    return result.status();
+  }
+}
+
 template <typename T>
 class State;
 template <typename T>
@@ -197,13 +207,7 @@ class State {
     return node;
   }
 
-  const absl::Status& ResultStatus() const {
-    if constexpr (std::is_void_v<T>) {
-      return result_;
-    } else {
-      return result_.status();
-    }
-  }
+  const absl::Status& ResultStatus() const { return StatusOf<T>(result_); }
 
   void ScheduleContinuations() {
     if (scheduled_) return;

@@ -29,7 +29,6 @@
 #include <coroutine>
 #include <exception>
 #include <memory>
-#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -73,13 +72,7 @@ class Task {
         state->Resolve(absl::CancelledError(
             "the Task was destroyed before it finished (its IOLoop or server went away)"));
       }
-      if (group_link.linked()) {
-        if constexpr (std::is_void_v<T>) {
-          group->Finished(state->result());
-        } else {
-          group->Finished(state->result().status());
-        }
-      }
+      if (group_link.linked()) group->Finished(future_internal::StatusOf<T>(state->result()));
     }
 
     Task get_return_object() {
@@ -129,10 +122,14 @@ class Task {
 namespace internal {
 
 // Links an unfinished task into `group` as well, which then destroys its frame when the group
-// is destroyed, and hears how it ended (TCPServer does this for its connections' handlers).
+// is destroyed; `group` hears how the task ended, at once if it has ended already (TCPServer
+// does this for its connections' handlers).
 template <typename T>
 void AdoptTask(TaskList& group, const Task<T>& task) {
-  if (task.done()) return;
+  if (task.done()) {
+    group.Finished(future_internal::StatusOf<T>(task.future().result()));
+    return;
+  }
   group.Add(task.frame_.promise().group_link, task.frame_);
   task.frame_.promise().group = &group;
 }

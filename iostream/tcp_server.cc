@@ -131,9 +131,8 @@ void TCPServer::OnConnection(Worker& worker, int fd, SocketAddress peer) {
   stream->SetIdleTimeout(options_.idle_timeout);
   active_.fetch_add(1);
   Task<void> task = (*handle_stream_)(std::move(stream), peer);
-  if (task.done()) return HandlerFinished(task.future().result());
   // Destroying the server destroys the handlers still suspended (and so their streams); a
-  // handler that ends calls HandlerFinished.
+  // handler that ends, now or later, calls HandlerFinished.
   internal::AdoptTask(worker.handlers, task);
 }
 

@@ -41,8 +41,9 @@ class TaskLink {
 
 class TaskList {
  public:
-  // Called with a task's result when its frame ends while linked here: the task finished, or
-  // its loop destroyed it (absl::CancelledError). Not for the frames DestroyAll destroys.
+  // Called with a task's result when its frame ends while linked here (the task finished, or
+  // its loop destroyed it: absl::CancelledError), or when AdoptTask is handed a task that has
+  // ended already. Not for the frames DestroyAll destroys.
   using FinishHook = absl::AnyInvocable<void(const absl::Status& result)>;
 
   TaskList() { head_.prev_ = head_.next_ = &head_; }
