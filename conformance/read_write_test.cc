@@ -3,6 +3,7 @@
 // Each test names the B-numbers it checks.
 
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -909,6 +910,37 @@ TEST_P(ReadWriteTest, B100_CallbackOfAnInlineUnsatisfiableRead) {
   RunUntil([&] { return log.size() == 2; });
   ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(log, (std::vector<std::string>{"read failed", "close callback"}));
+}
+
+// A partial read with nothing buffered reads straight into a string the thread kept from an
+// earlier write, and what does not fit in it into the read buffer in the same call (a scatter
+// read; two reads where the stream has no readv, as a pipe). The string is smaller than what
+// arrived here: the result is still all of it (as in Tornado, a partial read returns what has
+// arrived, up to its size), in order.
+TEST_P(ReadWriteTest, PartialReadPastAKeptStringReturnsAllThatArrived) {
+  if (GetParam() == testing::StreamKind::kTls) {
+    GTEST_SKIP() << "the burst is written to the fd directly, which TLS cannot take";
+  }
+  StreamPair s = MakePair();
+  // A 4 KiB answer, once sent, is the thread's most recently kept string.
+  ASSERT_TRUE(Await(s.writer->Write(std::string(4096, 'k'))).ok());
+  ASSERT_EQ(Await(s.reader->ReadBytes(4096))->size(), 4096u);
+
+  std::string burst(48 * 1024, '\0');
+  for (size_t i = 0; i < burst.size(); ++i) {
+    burst[i] = static_cast<char>('a' + (i * 7 + i / 26) % 26);
+  }
+  ASSERT_EQ(write(s.writer->fileno(), burst.data(), burst.size()),
+            static_cast<ssize_t>(burst.size()));
+  int available = 0;
+  RunUntil([&] {
+    return ioctl(s.reader->fileno(), FIONREAD, &available) == 0 &&
+           available == static_cast<int>(burst.size());
+  });
+  absl::StatusOr<std::string> data = Await(s.reader->ReadBytes(64 * 1024, /*partial=*/true));
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->size(), burst.size());
+  EXPECT_TRUE(*data == burst) << "bytes lost or reordered past the kept string";
 }
 
 // A stream destroyed before its scheduled close callback runs never calls it: the callback

@@ -464,16 +464,20 @@ bool BaseIOStream::ReadToBuffer() {
                             !read_.streaming() && read_buffer_.empty() &&
                             read_.num_bytes >= kDirectReadBytes &&
                             read_.direct_filled < read_.num_bytes;
-  // A partial one fills a spare string instead, when the thread has one large enough (see
-  // spare_strings.h): initialized already, it needs no zeroing.
+  // A partial one fills a spare string instead, when the thread has one (see spare_strings.h):
+  // initialized already, it needs no zeroing. What does not fit in it goes to the read buffer
+  // in the same call, and FinishRead appends that: the string grows to the size of the bursts
+  // that arrive, and the next time holds one without a copy.
   std::string spare;
+  size_t wanted = 0;
   if (read_.kind == ReadKind::kBytes && read_.partial && !read_.streaming() &&
       read_buffer_.empty() && read_.direct_filled == 0 && read_.num_bytes >= kDirectReadBytes) {
-    const size_t wanted = std::min(read_.num_bytes, read_chunk_size_);
-    spare = internal::TakeSpareString(wanted / 2, 2 * wanted);
+    wanted = std::min(read_.num_bytes, read_chunk_size_);
+    spare = internal::TakeSpareString(internal::kMinSpareSize, 2 * wanted);
   }
   const bool into_spare = !spare.empty();
   absl::Span<char> target;
+  absl::Span<char> overflow;
   if (direct) {
     target = read_.rare->into.subspan(read_.rare->into_filled);
   } else if (direct_bytes) {
@@ -487,8 +491,11 @@ bool BaseIOStream::ReadToBuffer() {
     target = absl::MakeSpan(read_.direct).subspan(read_.direct_filled);
   } else if (into_spare) {
     read_.direct = std::move(spare);
-    target = absl::MakeSpan(read_.direct)
-                 .first(std::min({read_.direct.size(), read_.num_bytes, read_chunk_size_}));
+    target = absl::MakeSpan(read_.direct).first(std::min(read_.direct.size(), wanted));
+    if (target.size() < wanted) {
+      overflow = read_buffer_.PrepareAppend(wanted - target.size(), read_chunk_size_)
+                     .first(wanted - target.size());
+    }
   } else {
     // Whatever room the storage has, up to a chunk, once at least half a chunk is free: a few
     // bytes of a line left over must not make every read move them to a larger block.
@@ -496,9 +503,10 @@ bool BaseIOStream::ReadToBuffer() {
                                         read_chunk_size_);
     target = target.first(std::min(target.size(), read_chunk_size_));
   }
-  absl::StatusOr<std::optional<size_t>> result = ReadFromFd(target);
-  // Drained: the read left room in its buffer, or found nothing (EAGAIN).
-  fd_drained_ = result.ok() && (!result->has_value() || **result < target.size());
+  absl::StatusOr<std::optional<size_t>> result =
+      overflow.empty() ? ReadFromFd(target) : ReadFromFdScattered(target, overflow);
+  // Drained: the read left room in its buffers, or found nothing (EAGAIN).
+  fd_drained_ = result.ok() && (!result->has_value() || **result < target.size() + overflow.size());
   drained_iteration_ = loop_.iteration();
   if (into_spare && !(result.ok() && result->has_value() && **result > 0)) {
     internal::KeepSpareString(std::move(read_.direct));  // nothing came: it stays spare
@@ -531,8 +539,10 @@ bool BaseIOStream::ReadToBuffer() {
   } else if (direct_bytes) {
     read_.direct_filled += n;
   } else if (into_spare) {
-    read_.direct_filled = n;
-    read_.direct.resize(n);  // shrinks: the result is exactly what arrived
+    const size_t in_string = std::min(n, target.size());
+    read_.direct_filled = in_string;
+    read_.direct.resize(in_string);  // shrinks: the string holds exactly what arrived in it
+    read_buffer_.CommitAppend(n - in_string);
   } else {
     read_buffer_.CommitAppend(n);
   }
@@ -615,10 +625,15 @@ void BaseIOStream::FinishRead(size_t size) {
     EndRead(promise, into_promise);
     into_promise->SetResult(size);
   } else if (read_.direct_filled > 0) {
-    // Everything is in the result already: a direct read never reads past its size, and
-    // nothing was buffered when it began.
+    // The result starts with what was read into it (nothing was buffered when it began); a
+    // partial read's overflow follows in the buffer. (A non-partial one never reads past its
+    // size: it is all in the string.)
     std::string result = std::move(read_.direct);
     read_.direct = std::string();
+    if (const size_t rest = size - read_.direct_filled; rest > 0) {
+      result.append(read_buffer_.view().data(), rest);
+      read_buffer_.Consume(rest);
+    }
     EndRead(promise, into_promise);
     ResolveRead(promise, std::move(result));
   } else {
@@ -661,6 +676,17 @@ void BaseIOStream::ResolveRead(std::optional<Promise<std::string>>& promise,
   }
 }
 
+absl::StatusOr<std::optional<size_t>> BaseIOStream::ReadFromFdScattered(absl::Span<char> first,
+                                                                        absl::Span<char> second) {
+  absl::StatusOr<std::optional<size_t>> read = ReadFromFd(first);
+  if (!read.ok() || !read->has_value() || **read < first.size()) return read;
+  // `first` is full: more may be waiting. An error or an end of stream here shows again on the
+  // next read, after the bytes already read are delivered.
+  absl::StatusOr<std::optional<size_t>> more = ReadFromFd(second);
+  if (more.ok() && more->has_value()) return std::optional<size_t>(first.size() + **more);
+  return read;
+}
+
 // --- Writes ----------------------------------------------------------------------------------
 
 template <typename Append>
@@ -683,7 +709,7 @@ Future<void> BaseIOStream::QueueWrite(size_t size, Append&& append) {
   if (size >= kInlineWriteBytes && write_buffer_.size() == size && !handling_events_) {
     HandleWrite();
     UpdateInterest(/*drop_extra=*/false);
-  } else {
+  } else if (!flush_scheduled_) {  // checked here: a call costs more than the test (per line)
     ScheduleFlush();
   }
   return future;

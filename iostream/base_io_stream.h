@@ -254,6 +254,13 @@ class BaseIOStream : private internal::FdHandler {
   // instead of asking again.
   virtual absl::StatusOr<std::optional<size_t>> ReadFromFd(absl::Span<char> buffer) = 0;
 
+  // Optional: reads into `first`, then on into `second` (both non-empty), as ReadFromFd does into
+  // one buffer (a scatter read, such as readv). A partial ReadBytes reads straight into a string
+  // it hands out, with the read buffer behind it for what does not fit. The default calls
+  // ReadFromFd for `first`, and again for `second` if `first` filled up.
+  virtual absl::StatusOr<std::optional<size_t>> ReadFromFdScattered(absl::Span<char> first,
+                                                                    absl::Span<char> second);
+
   // The fd's pending error (SO_ERROR for sockets), OK if none.
   virtual absl::Status GetFdError() = 0;
 

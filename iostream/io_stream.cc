@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -214,6 +215,18 @@ absl::StatusOr<std::optional<size_t>> IOStream::ReadFromFd(absl::Span<char> buff
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<size_t>();
     return ErrnoError(errno, absl::StrCat("recv on fd ", fd_));
+  }
+}
+
+absl::StatusOr<std::optional<size_t>> IOStream::ReadFromFdScattered(absl::Span<char> first,
+                                                                    absl::Span<char> second) {
+  iovec iov[2] = {{first.data(), first.size()}, {second.data(), second.size()}};
+  for (;;) {
+    const ssize_t n = readv(fd_, iov, 2);
+    if (n >= 0) return std::optional<size_t>(static_cast<size_t>(n));
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<size_t>();
+    return ErrnoError(errno, absl::StrCat("readv on fd ", fd_));
   }
 }
 

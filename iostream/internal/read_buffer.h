@@ -5,12 +5,13 @@
 // every byte is moved O(1) times in amortized terms, however small the reads (a naive
 // erase-from-front would make many small reads quadratic). The storage is uninitialized, sized in
 // powers of two, and released when the buffer empties, so an idle stream holds no read buffer.
+// Blocks come from per-thread caches: chunk-sized ones for reads, pooled small ones for the few
+// bytes of a batch that ShrinkToFit keeps (state_pool.h).
 
 #ifndef GUST_IOSTREAM_INTERNAL_READ_BUFFER_H_
 #define GUST_IOSTREAM_INTERNAL_READ_BUFFER_H_
 
 #include <cstddef>
-#include <memory>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -21,10 +22,15 @@ namespace internal {
 
 class ReadBuffer {
  public:
+  ReadBuffer() = default;
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+  ~ReadBuffer();
+
   size_t size() const { return end_ - start_; }
   bool empty() const { return end_ == start_; }
   size_t capacity() const { return capacity_; }
-  absl::string_view view() const { return absl::string_view(data_.get() + start_, size()); }
+  absl::string_view view() const { return absl::string_view(data_ + start_, size()); }
 
   // A writable span of at least `min_free` bytes after the data; CommitAppend(n) then adds the
   // first n bytes written there. Storage it has to allocate holds at least `min_capacity` bytes
@@ -57,7 +63,7 @@ class ReadBuffer {
 
   void ShrinkOrRelease();
 
-  std::unique_ptr<char[]> data_;
+  char* data_ = nullptr;  // capacity_ bytes from AllocateBlock
   size_t capacity_ = 0;
   size_t start_ = 0;
   size_t end_ = 0;

@@ -1,6 +1,7 @@
 #include "iostream/internal/spare_strings.h"
 
 #include <algorithm>
+#include <cstring>
 #include <new>
 #include <utility>
 #include <vector>
@@ -116,10 +117,17 @@ std::string CopyIntoSpareString(const char* data, size_t n) {
       return std::string(data, n);
     }
     std::string out = small.Pop();
-    // Within its capacity: clear() and append() rather than assign(), which checks whether
-    // `data` overlaps the string's own bytes.
-    out.clear();
-    out.append(data, n);
+    if (out.size() >= n) {
+      // Shrinking is inline (growing, even within the capacity, is a call into libstdc++): a
+      // line server's kept answer is as long as the next line, or longer.
+      out.resize(n);
+      std::memcpy(out.data(), data, n);
+    } else {
+      // Within its capacity: clear() and append() rather than assign(), which checks whether
+      // `data` overlaps the string's own bytes.
+      out.clear();
+      out.append(data, n);
+    }
     return out;
   }
   std::string out = spares.TakeFirst(
