@@ -478,7 +478,8 @@ class Future {
   explicit Future(future_internal::StateRef<T> state) : raw_{} {
     if (state) Emplace(state_, std::move(state), Kind::kState);
   }
-  explicit Future(std::in_place_t, Result result) : raw_{} {
+  // By reference: the result is moved once, from MakeReadyFuture's argument into the future.
+  explicit Future(std::in_place_t, Result&& result) : raw_{} {
     static_assert(kHoldsValue);
     Emplace(held_, std::move(result), Kind::kHeld);
   }

@@ -81,6 +81,26 @@ TEST(WriteBufferTest, B092_LargePiecesStaySeparate) {
   EXPECT_EQ(buffer.size(), 0u);
 }
 
+// The coalescing chunk is kept at its full size and filled to a mark; a large piece after it
+// ends it at its mark, and a chunk ended that way serves later small pieces once sent.
+TEST(WriteBufferTest, AChunkEndedByALargePieceIsReusedWhole) {
+  WriteBuffer buffer;
+  const std::string large(WriteBuffer::kSmallPiece + 1, 'L');
+  for (int round = 0; round < 3; ++round) {
+    buffer.Append(absl::string_view("ab"));
+    buffer.Append(absl::string_view(large));
+    buffer.Append(absl::string_view("cd"));
+    buffer.Append(absl::string_view("ef"));
+    EXPECT_EQ(buffer.chunk_count(), 3u);
+    EXPECT_EQ(buffer.size(), 6 + large.size());
+    EXPECT_EQ(Gather(buffer), "ab" + large + "cdef");
+    buffer.Advance(1);
+    EXPECT_EQ(Gather(buffer), "b" + large + "cdef");
+    buffer.Advance(buffer.size());
+    EXPECT_EQ(buffer.chunk_count(), 0u);
+  }
+}
+
 TEST(WriteBufferTest, PeekStopsAtTheIovecLimit) {
   WriteBuffer buffer;
   for (int i = 0; i < 10; ++i) buffer.Append(std::string(WriteBuffer::kSmallPiece + 1, 'a' + i));

@@ -26,6 +26,7 @@ class Fifo {
   T& front() { return items_[head_]; }
   const T& front() const { return items_[head_]; }
   T& back() { return items_.back(); }
+  const T& back() const { return items_.back(); }
 
   template <typename... Args>
   T& emplace_back(Args&&... args) {

@@ -1,5 +1,7 @@
 #include "iostream/internal/write_buffer.h"
 
+#include <algorithm>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -15,11 +17,15 @@ constexpr size_t kCoalescingCapacity = WriteBuffer::kSmallPiece * 2;
 constexpr size_t kMaxCachedChunks = 16;
 thread_local std::vector<std::string> cached_chunks;
 
+// A coalescing chunk, sized to kCoalescingCapacity: a cached one was left that size unless it
+// was closed short (a large piece followed its small ones).
 std::string TakeCachedChunk() {
-  if (cached_chunks.empty()) return std::string();
-  std::string chunk = std::move(cached_chunks.back());
-  cached_chunks.pop_back();
-  chunk.clear();
+  std::string chunk;
+  if (!cached_chunks.empty()) {
+    chunk = std::move(cached_chunks.back());
+    cached_chunks.pop_back();
+  }
+  chunk.resize(kCoalescingCapacity);
   return chunk;
 }
 
@@ -32,24 +38,35 @@ void RecycleChunk(std::string& chunk) {
 
 }  // namespace
 
-void WriteBuffer::Append(absl::string_view data) {
+void WriteBuffer::CloseTail() {
+  if (!last_coalesces_) return;
+  chunks_.back().resize(tail_used_);  // shrinks: no call, no fill
+  last_coalesces_ = false;
+}
+
+void WriteBuffer::AppendSlow(absl::string_view data) {
   if (data.empty()) return;
   size_ += data.size();
   if (data.size() <= kSmallPiece) {
-    if (last_coalesces_ && chunks_.back().size() + data.size() <= kChunkLimit) {
-      chunks_.back().append(data.data(), data.size());
+    const size_t used = tail_used_ + data.size();
+    if (last_coalesces_ && used <= kChunkLimit) {
+      std::string& tail = chunks_.back();
+      if (used > tail.size()) tail.resize(std::min(std::max(2 * tail.size(), used), kChunkLimit));
+      std::memcpy(tail.data() + tail_used_, data.data(), data.size());
+      tail_used_ = static_cast<uint32_t>(used);
       return;
     }
+    CloseTail();
     // A coalescing chunk that was sent is reused: a stream that answers in small writes
     // allocates no chunk per flush.
-    chunks_.emplace_back(TakeCachedChunk());
-    chunks_.back().reserve(kCoalescingCapacity);
-    chunks_.back().append(data.data(), data.size());
+    std::string& tail = chunks_.emplace_back(TakeCachedChunk());
+    std::memcpy(tail.data(), data.data(), data.size());
+    tail_used_ = static_cast<uint32_t>(data.size());
     last_coalesces_ = true;
     return;
   }
+  CloseTail();
   chunks_.emplace_back(data);
-  last_coalesces_ = false;
 }
 
 void WriteBuffer::Append(std::string&& data) {
@@ -60,9 +77,9 @@ void WriteBuffer::Append(std::string&& data) {
     KeepSmallSpareString(std::move(data));  // copied: its storage can hold a later line
     return;
   }
+  CloseTail();
   size_ += data.size();
   chunks_.emplace_back(std::move(data));
-  last_coalesces_ = false;
 }
 
 int WriteBuffer::Peek(iovec* iov, int max) const {
@@ -70,7 +87,7 @@ int WriteBuffer::Peek(iovec* iov, int max) const {
   size_t offset = first_offset_;
   for (auto it = chunks_.begin(); it != chunks_.end() && count < max; ++it, ++count) {
     iov[count].iov_base = const_cast<char*>(it->data() + offset);
-    iov[count].iov_len = it->size() - offset;
+    iov[count].iov_len = Length(*it) - offset;
     offset = 0;
   }
   return count;
@@ -79,17 +96,17 @@ int WriteBuffer::Peek(iovec* iov, int max) const {
 void WriteBuffer::Advance(size_t n) {
   size_ -= n;
   while (n > 0) {
-    const size_t left = chunks_.front().size() - first_offset_;
+    const size_t left = Length(chunks_.front()) - first_offset_;
     if (n < left) {
       first_offset_ += n;
       return;
     }
     n -= left;
+    if (chunks_.size() == 1) last_coalesces_ = false;  // the tail goes, still its full size
     RecycleChunk(chunks_.front());
     chunks_.pop_front();
     first_offset_ = 0;
   }
-  if (chunks_.empty()) last_coalesces_ = false;
 }
 
 void WriteBuffer::Clear() {
@@ -97,6 +114,7 @@ void WriteBuffer::Clear() {
   first_offset_ = 0;
   size_ = 0;
   last_coalesces_ = false;
+  tail_used_ = 0;
 }
 
 size_t WriteBuffer::heap_bytes() const {
