@@ -6,7 +6,6 @@
 #include <memory>
 #include <vector>
 
-#include "iostream/internal/spare_strings.h"
 #include "iostream/internal/state_pool.h"
 
 namespace gust {
@@ -99,20 +98,9 @@ void ReadBuffer::Prepend(absl::string_view data) {
   end_ = live + data.size();
 }
 
-std::string ReadBuffer::Take(size_t n) {
-  std::string out = CopyIntoSpareString(data_ + start_, n);
-  Consume(n);
-  return out;
-}
-
 void ReadBuffer::TakeInto(size_t n, char* out) {
   if (n > 0) std::memcpy(out, data_ + start_, n);
   Consume(n);
-}
-
-void ReadBuffer::Consume(size_t n) {
-  start_ += n;
-  if (start_ == end_) start_ = end_ = 0;
 }
 
 void ReadBuffer::ShrinkOrRelease() {

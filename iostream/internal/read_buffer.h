@@ -16,6 +16,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "iostream/internal/spare_strings.h"
 
 namespace gust {
 namespace internal {
@@ -42,10 +43,18 @@ class ReadBuffer {
   // Puts `data` back in front of the buffered bytes.
   void Prepend(absl::string_view data);
 
-  // Removes the first n bytes (n <= size()) and returns them / copies them to `out`.
-  std::string Take(size_t n);
+  // Removes the first n bytes (n <= size()) and returns them / copies them to `out`. (Inline:
+  // a call level that only passes the string on cost 20 instructions per pipelined line.)
+  [[gnu::always_inline]] std::string Take(size_t n) {
+    std::string out = CopyIntoSpareString(data_ + start_, n);
+    Consume(n);
+    return out;
+  }
   void TakeInto(size_t n, char* out);
-  void Consume(size_t n);
+  void Consume(size_t n) {
+    start_ += n;
+    if (start_ == end_) start_ = end_ = 0;
+  }
 
   // Frees the storage if the buffer is empty.
   void ReleaseIfEmpty();

@@ -34,48 +34,20 @@ struct Spares {
 };
 thread_local Spares spares;
 
-// Whether a kept string of `capacity` holds `n` bytes without wasting most of its storage.
-bool FitsWithoutWaste(size_t capacity, size_t n) {
-  return capacity >= n && capacity <= std::max<size_t>(4 * n, 64);
+using spare_strings_internal::FitsWithoutWaste;
+using spare_strings_internal::small_spare_stack;
+using spare_strings_internal::SmallSpareStack;
+
+void ClearSmallSpares() {
+  SmallSpareStack& stack = small_spare_stack;
+  while (stack.count > 0) stack.Slot(--stack.count)->~basic_string();
 }
 
-// Lines' strings: a stack, and only its top is looked at. A line server takes back at once the
-// string it has just kept, and anything costlier than a few moves would cost more than the
-// malloc and free it saves.
-// The slots are raw storage, constructed only while they hold a string: moving a string into
-// a slot and out again then costs two move constructions, where assigning into a kept
-// std::string costs several times that.
-class SmallSpares {
- public:
-  SmallSpares() = default;
-  SmallSpares(const SmallSpares&) = delete;
-  SmallSpares& operator=(const SmallSpares&) = delete;
-  ~SmallSpares() { Clear(); }
-
-  const std::string* top() const { return count_ > 0 ? Slot(count_ - 1) : nullptr; }
-  void Push(std::string&& data) {
-    if (count_ < kMaxSmallSpares) new (Slot(count_++)) std::string(std::move(data));
-  }
-  std::string Pop() {
-    std::string* slot = Slot(--count_);
-    std::string out(std::move(*slot));
-    slot->~basic_string();
-    return out;
-  }
-  void Clear() {
-    while (count_ > 0) Pop();
-  }
-
- private:
-  std::string* Slot(size_t i) { return std::launder(reinterpret_cast<std::string*>(slots_[i])); }
-  const std::string* Slot(size_t i) const {
-    return std::launder(reinterpret_cast<const std::string*>(slots_[i]));
-  }
-
-  alignas(std::string) unsigned char slots_[kMaxSmallSpares][sizeof(std::string)];
-  size_t count_ = 0;
+// Frees the strings the thread's stack holds when the thread exits.
+struct SmallSpareReleaser {
+  SmallSpareReleaser() = default;
+  ~SmallSpareReleaser() { ClearSmallSpares(); }
 };
-thread_local SmallSpares small_spares;
 
 }  // namespace
 
@@ -94,40 +66,39 @@ std::string TakeSpareString(size_t min_size, size_t max_capacity) {
   });
 }
 
-void KeepSmallSpareString(std::string&& data) {
-  // An empty string's capacity is what std::string holds inline: nothing to keep.
-  if (data.capacity() <= std::string().capacity() || data.capacity() > kMaxSmallSpareCapacity) {
-    return;
-  }
-  small_spares.Push(std::move(data));
-}
-
 void ReleaseSpareStrings() {
   spares.strings.clear();
   spares.strings.shrink_to_fit();
   spares.bytes = 0;
-  small_spares.Clear();
+  ClearSmallSpares();
 }
 
-std::string CopyIntoSpareString(const char* data, size_t n) {
+namespace spare_strings_internal {
+
+constinit thread_local SmallSpareStack small_spare_stack{};
+
+void MakeSmallSpareReleaser() {
+  small_spare_stack.releaser_made = true;
+  thread_local SmallSpareReleaser releaser;
+  (void)releaser;
+}
+
+std::string CopyIntoSpareStringSlow(const char* data, size_t n) {
   if (n < kMinSpareSize) {
-    SmallSpares& small = small_spares;
-    const std::string* top = small.top();
-    if (n <= std::string().capacity() || top == nullptr || !FitsWithoutWaste(top->capacity(), n)) {
+    SmallSpareStack& stack = small_spare_stack;
+    if (n <= std::string().capacity() || stack.count == 0 ||
+        !FitsWithoutWaste(stack.Slot(stack.count - 1)->capacity(), n)) {
       return std::string(data, n);
     }
-    std::string out = small.Pop();
-    if (out.size() >= n) {
-      // Shrinking is inline (growing, even within the capacity, is a call into libstdc++): a
-      // line server's kept answer is as long as the next line, or longer.
-      out.resize(n);
-      std::memcpy(out.data(), data, n);
-    } else {
-      // Within its capacity: clear() and append() rather than assign(), which checks whether
-      // `data` overlaps the string's own bytes.
-      out.clear();
-      out.append(data, n);
-    }
+    // The top string's storage fits, but it holds fewer bytes than the line (the inline way
+    // handles the rest).
+    std::string* top = stack.Slot(--stack.count);
+    std::string out(std::move(*top));
+    top->~basic_string();
+    // Within its capacity: clear() and append() rather than assign(), which checks whether
+    // `data` overlaps the string's own bytes.
+    out.clear();
+    out.append(data, n);
     return out;
   }
   std::string out = spares.TakeFirst(
@@ -135,6 +106,8 @@ std::string CopyIntoSpareString(const char* data, size_t n) {
   out.assign(data, n);  // within a kept string's capacity: no allocation, no zeroing
   return out;
 }
+
+}  // namespace spare_strings_internal
 
 }  // namespace internal
 }  // namespace gust

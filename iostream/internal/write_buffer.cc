@@ -69,14 +69,7 @@ void WriteBuffer::AppendSlow(absl::string_view data) {
   chunks_.emplace_back(data);
 }
 
-void WriteBuffer::Append(std::string&& data) {
-  // A string of a full small piece is adopted, not copied: echoes of 4 KiB messages hand over
-  // exactly that, and the string then serves a later read (spare_strings.h).
-  if (data.size() < kSmallPiece) {
-    Append(absl::string_view(data));
-    KeepSmallSpareString(std::move(data));  // copied: its storage can hold a later line
-    return;
-  }
+void WriteBuffer::Adopt(std::string&& data) {
   CloseTail();
   size_ += data.size();
   chunks_.emplace_back(std::move(data));

@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "absl/strings/string_view.h"
 #include "iostream/internal/fifo.h"
+#include "iostream/internal/spare_strings.h"
 
 namespace gust {
 namespace internal {
@@ -41,7 +43,17 @@ class WriteBuffer {
     }
     AppendSlow(data);
   }
-  void Append(std::string&& data);
+  // A string of a full small piece or more is adopted as its own chunk, not copied: echoes of
+  // 4 KiB messages hand over exactly that, and the string then serves a later read
+  // (spare_strings.h). A smaller one is copied, and its storage kept for a later line.
+  void Append(std::string&& data) {
+    if (data.size() < kSmallPiece) {
+      Append(absl::string_view(data));
+      KeepSmallSpareString(std::move(data));
+      return;
+    }
+    Adopt(std::move(data));
+  }
 
   // Fills up to `max` iovecs with the front of the buffer; returns how many it filled.
   int Peek(iovec* iov, int max) const;
@@ -63,6 +75,7 @@ class WriteBuffer {
     return last_coalesces_ && &chunk == &chunks_.back() ? tail_used_ : chunk.size();
   }
   void AppendSlow(absl::string_view data);
+  void Adopt(std::string&& data);
   // Ends the coalescing chunk at the back: from now on its size is its length.
   void CloseTail();
 
