@@ -257,6 +257,41 @@ TEST_F(IOLoopTest, ReadHandlerFiresWhenDataArrives) {
   EXPECT_TRUE(loop().RemoveHandler(pair.fds[0]).ok());
 }
 
+// The callbacks a handler queues (what a read it finished resumes) run right after it, before
+// the next ready fd's handler; what those callbacks queue waits for the next iteration, before
+// anything queued later.
+TEST_F(IOLoopTest, CallbacksAHandlerQueuesRunBeforeTheNextHandler) {
+  SocketPair first;
+  SocketPair second;
+  std::vector<std::string> log;
+  auto handler = [&](std::string name) {
+    return [&, name](int fd, uint32_t) {
+      EXPECT_TRUE(loop().RemoveHandler(fd).ok());
+      log.push_back("handler " + name);
+      loop().AddCallback([&, name] {
+        log.push_back("callback " + name);
+        loop().AddCallback([&, name] { log.push_back("carried " + name); });
+      });
+    };
+  };
+  ASSERT_TRUE(loop().AddHandler(first.fds[0], IOLoop::kRead, handler("a")).ok());
+  ASSERT_TRUE(loop().AddHandler(second.fds[0], IOLoop::kRead, handler("b")).ok());
+  ASSERT_EQ(write(first.fds[1], "x", 1), 1);
+  ASSERT_EQ(write(second.fds[1], "x", 1), 1);
+  loop().Stop();  // one iteration
+  ASSERT_TRUE(loop().Start().ok());
+  ASSERT_EQ(log.size(), 4u);
+  const std::string one = log[0].substr(log[0].size() - 1);
+  const std::string other = one == "a" ? "b" : "a";
+  EXPECT_EQ(log, (std::vector<std::string>{"handler " + one, "callback " + one,
+                                           "handler " + other, "callback " + other}));
+  loop().AddCallback([&] { log.push_back("queued later"); });
+  loop().Stop();
+  ASSERT_TRUE(loop().Start().ok());
+  EXPECT_EQ(std::vector<std::string>(log.begin() + 4, log.end()),
+            (std::vector<std::string>{"carried " + one, "carried " + other, "queued later"}));
+}
+
 TEST_F(IOLoopTest, UpdateHandlerSwitchesEvents) {
   SocketPair pair;
   std::vector<uint32_t> events_seen;

@@ -7,12 +7,15 @@
 // called from other threads; everything else belongs to the loop's thread.
 //
 // One iteration: wait for fds (not at all if callbacks are queued, no longer than the next
-// timer), run the handlers of ready fds, then the callbacks queued before the iteration began,
-// in order, then the timers that are due, in deadline order (FIFO among equal deadlines), then
-// flush the writes streams queued during the iteration.
-// Callbacks queued during an iteration run in the next one. A handler or callback may remove
-// any handler (its own included), cancel any timer, close fds or destroy streams: the loop
-// never calls a handler that was removed, even later in the same batch of ready fds.
+// timer); run the callbacks queued before the iteration, in order; then, for each ready fd, its
+// handler followed by the callbacks that handler queued (a read's coroutine, a future's done
+// callbacks: they run while the bytes the handler read are still in the cache, where Tornado
+// runs them after every other ready fd's handler); then the timers that are due, in deadline
+// order (FIFO among equal deadlines); then flush the writes streams queued during the
+// iteration. Callbacks queued by callbacks or timers run in the next iteration. A handler or
+// callback may remove any handler (its own included), cancel any timer, close fds or destroy
+// streams: the loop never calls a handler that was removed, even later in the same batch of
+// ready fds.
 
 #ifndef GUST_IOSTREAM_IO_LOOP_H_
 #define GUST_IOSTREAM_IO_LOOP_H_
@@ -212,7 +215,16 @@ class IOLoop {
   std::vector<Timer> timer_heap_;  // min-heap on (deadline_ns, id)
   absl::flat_hash_map<uint64_t, Callback> timers_;  // pending (not cancelled) timers by id
   std::vector<uint64_t> due_;  // ids of the timers one iteration runs
-  std::vector<Callback> batch_;  // the callbacks one iteration runs (kept for its capacity)
+  // Runs `batch` in order and empties it.
+  void RunBatch(std::vector<Callback>& batch);
+  // Moves what the queue holds to carried_: callbacks queued by callbacks wait for the next
+  // iteration, so one that queues itself again runs once per iteration, not once per ready fd.
+  void CarryQueued();
+
+  std::vector<Callback> batch_;  // a batch of callbacks being run (kept for its capacity)
+  std::vector<Callback> carried_;  // for the next iteration, before what is queued later
+  std::vector<Callback> carried_batch_;
+  std::vector<Callback> carry_;
   std::vector<Callback> iteration_end_;
   std::vector<Callback> iteration_end_batch_;
   uint64_t iteration_ = 0;
