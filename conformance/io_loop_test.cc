@@ -283,8 +283,8 @@ TEST_F(IOLoopTest, CallbacksAHandlerQueuesRunBeforeTheNextHandler) {
   ASSERT_EQ(log.size(), 4u);
   const std::string one = log[0].substr(log[0].size() - 1);
   const std::string other = one == "a" ? "b" : "a";
-  EXPECT_EQ(log, (std::vector<std::string>{"handler " + one, "callback " + one,
-                                           "handler " + other, "callback " + other}));
+  EXPECT_EQ(log, (std::vector<std::string>{"handler " + one, "callback " + one, "handler " + other,
+                                           "callback " + other}));
   loop().AddCallback([&] { log.push_back("queued later"); });
   loop().Stop();
   ASSERT_TRUE(loop().Start().ok());

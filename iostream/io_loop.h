@@ -221,7 +221,7 @@ class IOLoop {
   // iteration, so one that queues itself again runs once per iteration, not once per ready fd.
   void CarryQueued();
 
-  std::vector<Callback> batch_;  // a batch of callbacks being run (kept for its capacity)
+  std::vector<Callback> batch_;    // a batch of callbacks being run (kept for its capacity)
   std::vector<Callback> carried_;  // for the next iteration, before what is queued later
   std::vector<Callback> carried_batch_;
   std::vector<Callback> carry_;
