@@ -682,8 +682,9 @@ absl::StatusOr<std::optional<size_t>> BaseIOStream::ReadFromFdScattered(absl::Sp
                                                                         absl::Span<char> second) {
   absl::StatusOr<std::optional<size_t>> read = ReadFromFd(first);
   if (!read.ok() || !read->has_value() || **read < first.size()) return read;
-  // `first` is full: more may be waiting. An error or an end of stream here shows again on the
-  // next read, after the bytes already read are delivered.
+  // `first` is full: more may be waiting. An end of stream, or an error of the transports that
+  // use this default (a TLS library's errors persist; a pipe has none to lose), shows again on
+  // the next read, after the bytes already read are delivered.
   absl::StatusOr<std::optional<size_t>> more = ReadFromFd(second);
   if (more.ok() && more->has_value()) return std::optional<size_t>(first.size() + **more);
   return read;
