@@ -176,10 +176,10 @@ absl::StatusOr<IOStream::DetachedSocket> IOStream::DetachSocket() {
 
 void IOStream::SetNodelay(bool value) {
   if (closed()) return;
-  const int family = Family();
-  if (family != AF_INET && family != AF_INET6) return;
+  // Tried on any socket: a Unix socket refuses it (EOPNOTSUPP), which is ignored as Tornado
+  // ignores its errors, and asking for the family first cost a system call per connection.
   const int flag = value ? 1 : 0;
-  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &flag, sizeof(flag));  // errors ignored, as Tornado
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &flag, sizeof(flag));
 }
 
 int IOStream::Family() const {
