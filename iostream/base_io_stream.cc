@@ -713,7 +713,7 @@ template <typename Append>
   if (size >= kInlineWriteBytes && write_buffer_.size() == size && !handling_events_) {
     HandleWrite();
     UpdateInterest(/*drop_extra=*/false);
-  } else if (!flush_scheduled_) {  // checked here: a call costs more than the test (per line)
+  } else {
     ScheduleFlush();
   }
   return future;
@@ -733,8 +733,7 @@ void BaseIOStream::Write(absl::string_view data, WriteCallback callback) {
       [callback = std::move(callback)](const absl::Status& status) mutable { callback(status); });
 }
 
-void BaseIOStream::ScheduleFlush() {
-  if (flush_scheduled_) return;
+void BaseIOStream::RegisterFlush() {
   flush_scheduled_ = true;
   loop_.RunAtIterationEnd([this, alive = liveness_.Take()] {
     if (!alive.alive()) return;

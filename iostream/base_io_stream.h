@@ -403,7 +403,12 @@ class BaseIOStream : private internal::FdHandler {
 
   template <typename Append>
   Future<void> QueueWrite(size_t size, Append&& append);
-  void ScheduleFlush();
+  // Flushes the writes at the end of the iteration, unless that is scheduled already (inline:
+  // every pipelined line's write asks, and a call cost more than the test).
+  void ScheduleFlush() {
+    if (!flush_scheduled_) RegisterFlush();
+  }
+  void RegisterFlush();
   // The unsent writes as the high-water mark counts them.
   size_t WriteBacklog() const;
   // Pending writes whose futures somebody waits on (each has a state; see kWriteOverhead).

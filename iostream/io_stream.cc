@@ -139,6 +139,18 @@ void IOStream::Connect(const SocketAddress& address, ConnectCallback callback,
 
 namespace {
 
+// What ReadFromFd returns for a read call (`read`: recv or readv), retried on EINTR.
+template <typename Read>
+absl::StatusOr<std::optional<size_t>> RetryingRead(int fd, absl::string_view call, Read read) {
+  for (;;) {
+    const ssize_t n = read();
+    if (n >= 0) return std::optional<size_t>(static_cast<size_t>(n));
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<size_t>();
+    return ErrnoError(errno, absl::StrCat(call, " on fd ", fd));
+  }
+}
+
 // getpeername or getsockname of `fd`, as a SocketAddress or the system's error.
 absl::StatusOr<SocketAddress> SocketName(int fd, bool peer) {
   sockaddr_storage address;
@@ -212,25 +224,13 @@ absl::StatusOr<size_t> IOStream::WriteToFd(absl::Span<const iovec> data) {
 }
 
 absl::StatusOr<std::optional<size_t>> IOStream::ReadFromFd(absl::Span<char> buffer) {
-  for (;;) {
-    const ssize_t n = recv(fd_, buffer.data(), buffer.size(), 0);
-    if (n >= 0) return std::optional<size_t>(static_cast<size_t>(n));
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<size_t>();
-    return ErrnoError(errno, absl::StrCat("recv on fd ", fd_));
-  }
+  return RetryingRead(fd_, "recv", [&] { return recv(fd_, buffer.data(), buffer.size(), 0); });
 }
 
 absl::StatusOr<std::optional<size_t>> IOStream::ReadFromFdScattered(absl::Span<char> first,
                                                                     absl::Span<char> second) {
   iovec iov[2] = {{first.data(), first.size()}, {second.data(), second.size()}};
-  for (;;) {
-    const ssize_t n = readv(fd_, iov, 2);
-    if (n >= 0) return std::optional<size_t>(static_cast<size_t>(n));
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<size_t>();
-    return ErrnoError(errno, absl::StrCat("readv on fd ", fd_));
-  }
+  return RetryingRead(fd_, "readv", [&] { return readv(fd_, iov, 2); });
 }
 
 absl::Status IOStream::GetFdError() {
