@@ -19,6 +19,7 @@ namespace {
 // one loop iteration before it makes the next one wait for the loop, and how many chunks one
 // pass of reading takes from the fd before letting other fds run.
 constexpr int kMaxInlineReadsPerIteration = 64;
+static_assert(kMaxInlineReadsPerIteration < 127, "inline_reads_ is an int8_t");
 constexpr int kMaxChunksPerPass = 16;
 constexpr int kMaxIovecs = 64;
 
@@ -84,6 +85,7 @@ BaseIOStream::BaseIOStream(const Options& options)
 BaseIOStream::~BaseIOStream() {
   GUST_DCHECK(closed_, "a BaseIOStream subclass's destructor must call CloseForDestruction()");
   if (registered_fd_ >= 0) loop_.RemoveHandler(registered_fd_).IgnoreError();
+  CancelFlush();
 }
 
 // --- Reads -----------------------------------------------------------------------------------
@@ -396,7 +398,7 @@ void BaseIOStream::WaitForFd() {
   // end of the iteration, while its buffer is still hot and before other streams' answers pile
   // up in memory beside it.
   if (flush_scheduled_ && !connecting_ && !handling_events_) {
-    flush_scheduled_ = false;  // the scheduled flush finds it done (UpdateInterest: see below)
+    CancelFlush();  // done here (UpdateInterest below asks for write interest if need be)
     HandleWrite();
   }
   UpdateInterest(/*drop_extra=*/false);
@@ -725,7 +727,9 @@ Future<void> BaseIOStream::Write(absl::string_view data) {
 
 Future<void> BaseIOStream::Write(std::string&& data) {
   const size_t size = data.size();
-  return QueueWrite(size, [&] { write_buffer_.Append(std::move(data)); });
+  // With no more input buffered, this is likely the last answer before the stream waits for
+  // the fd, and goes out alone (at pipeline 1, every answer does).
+  return QueueWrite(size, [&] { write_buffer_.Append(std::move(data), read_buffer_.empty()); });
 }
 
 void BaseIOStream::Write(absl::string_view data, WriteCallback callback) {
@@ -735,16 +739,20 @@ void BaseIOStream::Write(absl::string_view data, WriteCallback callback) {
 
 void BaseIOStream::RegisterFlush() {
   flush_scheduled_ = true;
-  loop_.RunAtIterationEnd([this, alive = liveness_.Take()] {
-    if (!alive.alive()) return;
-    // Not scheduled any more: WaitForFd flushed already (and set write interest for what the
-    // fd did not take), as lines at pipeline 1 do every time.
-    if (!flush_scheduled_) return;
-    flush_scheduled_ = false;
-    if (closed_ || connecting_) return;
-    HandleWrite();
-    UpdateInterest(/*drop_extra=*/false);
-  });
+  flush_slot_ = loop_.CallAtIterationEnd(*this);
+}
+
+void BaseIOStream::CancelFlush() {
+  if (!flush_scheduled_) return;
+  flush_scheduled_ = false;
+  loop_.CancelIterationEnd(flush_slot_);
+}
+
+void BaseIOStream::OnIterationEnd() {
+  flush_scheduled_ = false;  // the loop has cleared the slot
+  if (closed_ || connecting_) return;
+  HandleWrite();
+  UpdateInterest(/*drop_extra=*/false);
 }
 
 void BaseIOStream::HandleWrite() {

@@ -409,6 +409,9 @@ class BaseIOStream : private internal::FdHandler {
     if (!flush_scheduled_) RegisterFlush();
   }
   void RegisterFlush();
+  void CancelFlush();
+  // The scheduled flush (IOLoop::CallAtIterationEnd).
+  void OnIterationEnd() final;
   // The unsent writes as the high-water mark counts them.
   size_t WriteBacklog() const;
   // Pending writes whose futures somebody waits on (each has a state; see kWriteOverhead).
@@ -442,9 +445,9 @@ class BaseIOStream : private internal::FdHandler {
   PendingRead read_;
   // While StartRead tries a read before making its promise: where a read settled then goes.
   std::optional<absl::StatusOr<std::string>>* inline_result_ = nullptr;
-  // Inline completions in the current loop iteration (fairness; see TryInlineRead).
+  // The loop iteration that inline_reads_ counts in (fairness; see TryInlineRead).
   uint64_t inline_iteration_ = 0;
-  int inline_reads_ = 0;
+  uint32_t flush_slot_ = 0;  // while flush_scheduled_
   bool read_deferred_ = false;  // the pending read waits for the loop (fairness)
   bool reads_held_ = false;     // the unsent writes passed the high-water mark (backpressure)
   // The last ReadFromFd left room in its buffer or found nothing, in loop iteration
@@ -484,6 +487,7 @@ class BaseIOStream : private internal::FdHandler {
   bool closed_ = false;
   bool handling_events_ = false;  // errors found now are logged (Tornado logs async errors only)
   bool flush_scheduled_ = false;
+  int8_t inline_reads_ = 0;  // reads finished inline in inline_iteration_ (at most 64)
 };
 
 }  // namespace gust

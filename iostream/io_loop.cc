@@ -144,12 +144,13 @@ absl::Status IOLoop::RunOnce() {
 
   RunDueTimers(MonotonicNanos());
 
-  // Flushes may queue more flushes only through callbacks (next iteration), but be robust.
-  while (!iteration_end_.empty()) {
-    iteration_end_batch_.swap(iteration_end_);
-    for (Callback& callback : iteration_end_batch_) callback();
-    iteration_end_batch_.clear();
+  // By index, not by iterator: a handler may ask again (appending), or cancel another's call.
+  for (size_t i = 0; i < iteration_end_.size(); ++i) {
+    if (internal::FdHandler* handler = std::exchange(iteration_end_[i], nullptr)) {
+      handler->OnIterationEnd();
+    }
   }
+  iteration_end_.clear();
   ++iteration_;
   return absl::OkStatus();
 }

@@ -101,6 +101,40 @@ TEST(WriteBufferTest, AChunkEndedByALargePieceIsReusedWhole) {
   }
 }
 
+// A request/response stream's one answer, moved into an empty buffer with nothing expected
+// after it, is sent from its own storage (no chunk to copy it into), which then holds the next
+// line read; small pieces behind it are still coalesced, and so are answers not alone.
+TEST(WriteBufferTest, ASmallStringIntoAnEmptyBufferIsAdoptedAndThenKept) {
+  WriteBuffer buffer;
+  std::string answer(100, 'a');
+  const char* answer_data = answer.data();
+  buffer.Append(std::string(100, 'z'));  // not alone: copied into a coalescing chunk
+  EXPECT_EQ(buffer.chunk_count(), 1u);
+  buffer.Advance(100);
+  EXPECT_EQ(buffer.chunk_count(), 0u);
+  buffer.Append(std::move(answer), /*alone=*/true);
+  buffer.Append(std::string(100, 'b'), /*alone=*/true);  // behind the answer: copied
+  buffer.Append(absl::string_view("cd"));
+  EXPECT_EQ(buffer.chunk_count(), 2u);
+  iovec iov[4];
+  ASSERT_EQ(buffer.Peek(iov, 4), 2);
+  EXPECT_EQ(iov[0].iov_base, answer_data);
+  EXPECT_EQ(Gather(buffer), std::string(100, 'a') + std::string(100, 'b') + "cd");
+  buffer.Advance(100);
+  EXPECT_EQ(buffer.chunk_count(), 1u);
+  const std::string line(90, 'x');
+  const std::string copy = CopyIntoSpareString(line.data(), line.size());
+  EXPECT_EQ(copy.data(), answer_data);
+  EXPECT_EQ(copy, line);
+  buffer.Append(std::string(), /*alone=*/true);  // nothing to adopt: no empty chunk
+  EXPECT_EQ(buffer.chunk_count(), 1u);
+  buffer.Advance(buffer.size());
+  EXPECT_EQ(buffer.chunk_count(), 0u);
+  buffer.Append(std::string(), /*alone=*/true);
+  EXPECT_EQ(buffer.chunk_count(), 0u);
+  EXPECT_TRUE(buffer.empty());
+}
+
 TEST(WriteBufferTest, PeekStopsAtTheIovecLimit) {
   WriteBuffer buffer;
   for (int i = 0; i < 10; ++i) buffer.Append(std::string(WriteBuffer::kSmallPiece + 1, 'a' + i));

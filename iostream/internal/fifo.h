@@ -28,8 +28,12 @@ class Fifo {
   T& back() { return items_.back(); }
   const T& back() const { return items_.back(); }
 
+  // Storage starts at two items: a stream's write buffer often holds an adopted answer and the
+  // chunk that coalesces the small writes after it, and growing from one to two every time
+  // cost more than the adoption saved.
   template <typename... Args>
   T& emplace_back(Args&&... args) {
+    if (items_.capacity() == 0) items_.reserve(2);
     return items_.emplace_back(std::forward<Args>(args)...);
   }
 

@@ -30,10 +30,14 @@ std::string TakeCachedChunk() {
 }
 
 // A sent chunk: a coalescing one is cached for the next small writes, an adopted one may serve
-// a read (spare_strings.h).
+// a read (spare_strings.h): a small one the next line read.
 void RecycleChunk(std::string& chunk) {
-  if (chunk.capacity() != kCoalescingCapacity) return KeepSpareString(std::move(chunk));
-  if (cached_chunks.size() < kMaxCachedChunks) cached_chunks.push_back(std::move(chunk));
+  if (chunk.capacity() == kCoalescingCapacity) {
+    if (cached_chunks.size() < kMaxCachedChunks) cached_chunks.push_back(std::move(chunk));
+    return;
+  }
+  if (chunk.size() < WriteBuffer::kSmallPiece) return KeepSmallSpareString(std::move(chunk));
+  KeepSpareString(std::move(chunk));
 }
 
 }  // namespace

@@ -45,14 +45,16 @@ class WriteBuffer {
   }
   // A string of a full small piece or more is adopted as its own chunk, not copied: echoes of
   // 4 KiB messages hand over exactly that, and the string then serves a later read
-  // (spare_strings.h). A smaller one is copied, and its storage kept for a later line.
-  void Append(std::string&& data) {
-    if (data.size() < kSmallPiece) {
-      Append(absl::string_view(data));
-      KeepSmallSpareString(std::move(data));
-      return;
+  // (spare_strings.h). So is a small one that arrives to an empty buffer when the caller expects
+  // nothing to follow it before the flush (`alone`: a request/response stream's one answer),
+  // since no chunk is needed to copy it into. Other small ones are copied, and their storage is
+  // kept for a later line.
+  void Append(std::string&& data, bool alone = false) {
+    if (data.size() >= kSmallPiece || (alone && chunks_.empty() && !data.empty())) {
+      return Adopt(std::move(data));
     }
-    Adopt(std::move(data));
+    Append(absl::string_view(data));
+    KeepSmallSpareString(std::move(data));
   }
 
   // Fills up to `max` iovecs with the front of the buffer; returns how many it filled.
