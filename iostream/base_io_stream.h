@@ -447,7 +447,7 @@ class BaseIOStream : private internal::FdHandler {
   std::optional<absl::StatusOr<std::string>>* inline_result_ = nullptr;
   // The loop iteration that inline_reads_ counts in (fairness; see TryInlineRead).
   uint64_t inline_iteration_ = 0;
-  uint32_t flush_slot_ = 0;  // while flush_scheduled_
+  uint32_t flush_slot_ = 0;     // while flush_scheduled_
   bool read_deferred_ = false;  // the pending read waits for the loop (fairness)
   bool reads_held_ = false;     // the unsent writes passed the high-water mark (backpressure)
   // The last ReadFromFd left room in its buffer or found nothing, in loop iteration
