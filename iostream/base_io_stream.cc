@@ -288,7 +288,7 @@ size_t BaseIOStream::Available() const {
          read_.direct_filled;
 }
 
-absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPos() {
+absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPosInBuffer() {
   const size_t size = read_buffer_.size();
   switch (read_.kind) {
     case ReadKind::kNone:
@@ -880,7 +880,7 @@ void BaseIOStream::TryFinishAfterEvent() {
   read_buffer_.ShrinkToFit();
 }
 
-void BaseIOStream::UpdateInterest(bool drop_extra) {
+void BaseIOStream::UpdateInterestSlow(bool drop_extra) {
   if (closed_) return;
   uint32_t desired = 0;
   const bool read_paused = end_of_stream_ || reads_held_;

@@ -380,8 +380,17 @@ class BaseIOStream : private internal::FdHandler {
   // One read system call; false if it read nothing (would block, end of stream, or error).
   bool ReadToBuffer();
   // How many buffered bytes complete the pending read, nullopt if not enough yet, or
-  // UnsatisfiableReadError.
-  absl::StatusOr<std::optional<size_t>> FindReadPos();
+  // UnsatisfiableReadError. Inline for a delimiter read on an empty buffer (a request/response
+  // stream's next read, before its data): a call and a status for nothing cost 65 instructions.
+  absl::StatusOr<std::optional<size_t>> FindReadPos() {
+    if (read_buffer_.empty() &&
+        (read_.kind == ReadKind::kUntil || read_.kind == ReadKind::kRegex)) {
+      read_.scan_from = 0;
+      return std::nullopt;
+    }
+    return FindReadPosInBuffer();
+  }
+  absl::StatusOr<std::optional<size_t>> FindReadPosInBuffer();
   size_t Available() const;
   void DeliverStreamingData() {
     if (read_.streaming()) DeliverStreamingChunk();  // on every read: inline
@@ -432,7 +441,16 @@ class BaseIOStream : private internal::FdHandler {
   // close callback, while idle with less than a chunk buffered), write while data is unsent or
   // connecting.
   // With `drop_extra` false, read interest that is no longer needed is kept (see the .cc).
-  void UpdateInterest(bool drop_extra);
+  // Inline when the registration stays read interest alone, as it does twice a line for a
+  // request/response stream (after the read's event, and once its answer is out).
+  void UpdateInterest(bool drop_extra) {
+    if (!drop_extra && interest_ == IOLoop::kRead && !end_of_stream_ && !reads_held_ &&
+        !connecting_ && (!writing() || flush_scheduled_) && CrossWaits() == 0) {
+      return;
+    }
+    UpdateInterestSlow(drop_extra);
+  }
+  void UpdateInterestSlow(bool drop_extra);
   void SetInterest(uint32_t events);
 
   IOLoop& loop_;

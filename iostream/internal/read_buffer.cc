@@ -4,7 +4,6 @@
 #include <bit>
 #include <cstring>
 #include <memory>
-#include <vector>
 
 #include "iostream/internal/state_pool.h"
 
@@ -19,27 +18,47 @@ constexpr size_t kCachedCapacity = 64 * 1024;
 // The least storage ShrinkToFit makes.
 constexpr size_t kMinCapacity = 64;
 constexpr size_t kMaxCachedBlocks = 32;
-thread_local std::vector<std::unique_ptr<char[]>> cached_blocks;
+
+// Plain constinit data, so that taking and giving back a block (once per burst: on lines at
+// pipeline 1, once per line) needs no thread-local initialization call; what it holds at
+// thread exit is freed by a releaser made with the first block kept.
+struct CachedBlocks {
+  char* blocks[kMaxCachedBlocks];
+  size_t count;
+  bool releaser_made;
+};
+constinit thread_local CachedBlocks cached_blocks{};
+
+struct CachedBlocksReleaser {
+  CachedBlocksReleaser() = default;
+  ~CachedBlocksReleaser() {
+    while (cached_blocks.count > 0) delete[] cached_blocks.blocks[--cached_blocks.count];
+  }
+};
 
 // The rest of a batch of lines, which ShrinkToFit moves out of the chunk it came in, is a few
 // hundred bytes, gone within the iteration: a pooled block is a few instructions, where malloc
 // and free were about 100 a batch.
 char* AllocateBlock(size_t capacity) {
   if (capacity <= kPooledBlockLimit) return static_cast<char*>(PoolAllocate(capacity));
-  if (capacity == kCachedCapacity && !cached_blocks.empty()) {
-    char* block = cached_blocks.back().release();
-    cached_blocks.pop_back();
-    return block;
+  if (capacity == kCachedCapacity && cached_blocks.count > 0) {
+    return cached_blocks.blocks[--cached_blocks.count];
   }
   return std::make_unique_for_overwrite<char[]>(capacity).release();
 }
 
 void FreeBlock(char* block, size_t capacity) {
   if (capacity <= kPooledBlockLimit) return PoolFree(block, capacity);
-  std::unique_ptr<char[]> owned(block);
-  if (capacity == kCachedCapacity && cached_blocks.size() < kMaxCachedBlocks) {
-    cached_blocks.push_back(std::move(owned));
+  if (capacity != kCachedCapacity || cached_blocks.count == kMaxCachedBlocks) {
+    delete[] block;
+    return;
   }
+  if (!cached_blocks.releaser_made) {
+    cached_blocks.releaser_made = true;
+    thread_local CachedBlocksReleaser releaser;
+    (void)releaser;
+  }
+  cached_blocks.blocks[cached_blocks.count++] = block;
 }
 
 }  // namespace
