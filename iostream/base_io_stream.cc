@@ -671,7 +671,7 @@ void BaseIOStream::FailRead(const absl::Status& status) {
 }
 
 void BaseIOStream::ResolveRead(std::optional<Promise<std::string>>& promise,
-                               absl::StatusOr<std::string> result) {
+                               absl::StatusOr<std::string>&& result) {
   if (promise.has_value()) {
     promise->SetResult(std::move(result));
   } else {

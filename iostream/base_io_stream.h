@@ -365,7 +365,7 @@ class BaseIOStream : private internal::FdHandler {
   // Settles an ended read through its promise or, if it has none (it was settled inside
   // StartRead), into *inline_result_.
   void ResolveRead(std::optional<Promise<std::string>>& promise,
-                   absl::StatusOr<std::string> result);
+                   absl::StatusOr<std::string>&& result);
   void TryInlineRead();
   // Whether this stream may still finish a read inside the call that started it in this
   // iteration (fairness; see kMaxInlineReadsPerIteration); counts nothing.

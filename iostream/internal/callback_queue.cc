@@ -36,11 +36,7 @@ CallbackQueue::~CallbackQueue() {
   if (write_fd_ != read_fd_) close(write_fd_);
 }
 
-void CallbackQueue::Add(Callback callback) {
-  if (OnLoopThread()) {
-    if (!closed_.load(std::memory_order_relaxed)) local_.push_back(std::move(callback));
-    return;  // after Close(), `callback` is destroyed here
-  }
+void CallbackQueue::AddFromOtherThread(Callback callback) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);

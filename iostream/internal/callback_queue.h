@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -40,11 +41,19 @@ class CallbackQueue {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
-  // Queues `callback` for the loop's next batch. Safe from any thread. From the loop's own
-  // thread it takes no lock and wakes nothing (the loop cannot be asleep in the poller then);
-  // from another it locks and wakes the loop. After Close(), the callback is destroyed without
-  // running.
-  void Add(Callback callback);
+  // Queues `callback` (a Callback, or anything one is made of) for the loop's next batch. Safe
+  // from any thread. From the loop's own thread it takes no lock and wakes nothing (the loop
+  // cannot be asleep in the poller then), and the Callback is made in place in the queue (a
+  // future's continuation is queued once per read a coroutine waits for); from another it locks
+  // and wakes the loop. After Close(), the callback is destroyed without running.
+  template <typename F>
+  void Add(F&& callback) {
+    if (OnLoopThread()) {
+      if (!closed_.load(std::memory_order_relaxed)) local_.emplace_back(std::forward<F>(callback));
+      return;
+    }
+    AddFromOtherThread(Callback(std::forward<F>(callback)));
+  }
 
   // Wakes the loop from another thread without queueing anything (IOLoop::Stop).
   void Wake();
@@ -74,6 +83,7 @@ class CallbackQueue {
   CallbackQueue(int read_fd, int write_fd) : read_fd_(read_fd), write_fd_(write_fd) {}
   ~CallbackQueue();
 
+  void AddFromOtherThread(Callback callback);
   void WriteWakeFd();
 
   std::atomic<uint32_t> refs_{0};

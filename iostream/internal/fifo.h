@@ -38,15 +38,17 @@ class Fifo {
   }
 
   void pop_front() {
-    T released = std::move(items_[head_]);  // freed now, not at the next compaction
-    if (++head_ == items_.size()) {
+    if (head_ + 1 == items_.size()) {  // the last one goes with the rest
       if (capacity_bytes() <= kPooledBlockLimit) {
         clear();
       } else {
         items_.clear();  // kept: another burst would allocate it again, from malloc
         head_ = 0;
       }
-    } else if (head_ * 2 >= items_.size() && head_ >= 16) {
+      return;
+    }
+    T released = std::move(items_[head_]);  // freed now, not at the next compaction
+    if (++head_ * 2 >= items_.size() && head_ >= 16) {
       items_.erase(items_.begin(), items_.begin() + head_);
       head_ = 0;
     }
