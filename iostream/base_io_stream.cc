@@ -65,6 +65,16 @@ bool IsQuietError(const absl::Status& status) {
   }
 }
 
+// Out of line and cold: building the message in FindReadPosInBuffer gave that function, which
+// runs once per read, a frame and register saves that cost 25 instructions a read.
+// `what` is "delimiter" or "regex"; `text` is quoted as BaseIOStream::Quote does.
+[[gnu::noinline, gnu::cold]] absl::Status NotFoundWithin(absl::string_view what,
+                                                         absl::string_view text, size_t max_bytes) {
+  return UnsatisfiableReadError(absl::StrCat(what, " \"", absl::CHexEscape(text), "\" not ",
+                                             what == "regex" ? "matched" : "found", " within ",
+                                             max_bytes, " bytes"));
+}
+
 }  // namespace
 
 std::string BaseIOStream::Quote(absl::string_view bytes) {
@@ -320,9 +330,7 @@ absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPosInBuffer() {
       }
       const size_t extent = end.value_or(size);
       if (read_.max_bytes != 0 && extent > read_.max_bytes) {
-        return UnsatisfiableReadError(absl::StrCat("delimiter ", Quote(read_.delimiter),
-                                                   " not found within ", read_.max_bytes,
-                                                   " bytes"));
+        return NotFoundWithin("delimiter", read_.delimiter, read_.max_bytes);
       }
       return end;
     }
@@ -334,9 +342,7 @@ absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPosInBuffer() {
       const std::optional<size_t> end = read_.rare->match_end(*read_.rare->regex, data);
       const size_t extent = end.value_or(size);
       if (read_.max_bytes != 0 && extent > read_.max_bytes) {
-        return UnsatisfiableReadError(absl::StrCat("regex ", Quote(read_.rare->regex->pattern()),
-                                                   " not matched within ", read_.max_bytes,
-                                                   " bytes"));
+        return NotFoundWithin("regex", read_.rare->regex->pattern(), read_.max_bytes);
       }
       return end;
     }

@@ -137,7 +137,10 @@ void ReadBuffer::ShrinkOrRelease() {
 }
 
 void ReadBuffer::ReleaseIfEmpty() {
-  if (!empty() || data_ == nullptr) return;
+  if (empty() && data_ != nullptr) Release();
+}
+
+void ReadBuffer::Release() {
   FreeBlock(data_, capacity_);
   data_ = nullptr;
   capacity_ = start_ = end_ = 0;

@@ -62,8 +62,12 @@ class ReadBuffer {
   // a quarter or less of more than 4 KiB: a stream holding the rest of a batch of lines, or
   // waiting for the rest of one, keeps a few bytes, not the chunk it read them with. Moving them
   // costs at most a quarter of the bytes read into that storage.
-  void ShrinkToFit() {
-    if (empty() || capacity_ > kSmallCapacity) ShrinkOrRelease();  // called once per read
+  void ShrinkToFit() {  // twice per read: inline up to the work
+    if (empty()) {
+      if (data_ != nullptr) Release();
+    } else if (capacity_ > kSmallCapacity) {
+      ShrinkOrRelease();
+    }
   }
 
  private:
@@ -71,6 +75,7 @@ class ReadBuffer {
   static constexpr size_t kSmallCapacity = 4096;
 
   void ShrinkOrRelease();
+  void Release();  // the storage of an empty buffer
 
   char* data_ = nullptr;  // capacity_ bytes from AllocateBlock
   size_t capacity_ = 0;
