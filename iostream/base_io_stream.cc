@@ -703,10 +703,9 @@ absl::StatusOr<std::optional<size_t>> BaseIOStream::ReadFromFdScattered(absl::Sp
 // Inline in each Write: a call level there cost 20 instructions per pipelined line.
 template <typename Append>
 [[gnu::always_inline]] inline Future<void> BaseIOStream::QueueWrite(size_t size, Append&& append) {
-  if (closed_) return MakeReadyFuture<void>(StreamClosedError(error_));
-  if (max_write_buffer_size_ != 0 && write_buffer_.size() + size > max_write_buffer_size_) {
-    return MakeReadyFuture<void>(StreamBufferFullError(absl::StrCat(
-        "Reached maximum write buffer size (", max_write_buffer_size_, " bytes)")));
+  if (closed_ || (max_write_buffer_size_ != 0 &&
+                  write_buffer_.size() + size > max_write_buffer_size_)) [[unlikely]] {
+    return RefuseWrite();
   }
   append();
   total_write_index_ += size;
@@ -725,6 +724,12 @@ template <typename Append>
     ScheduleFlush();
   }
   return future;
+}
+
+Future<void> BaseIOStream::RefuseWrite() const {
+  if (closed_) return MakeReadyFuture<void>(StreamClosedError(error_));
+  return MakeReadyFuture<void>(StreamBufferFullError(
+      absl::StrCat("Reached maximum write buffer size (", max_write_buffer_size_, " bytes)")));
 }
 
 Future<void> BaseIOStream::Write(absl::string_view data) {

@@ -412,6 +412,9 @@ class BaseIOStream : private internal::FdHandler {
 
   template <typename Append>
   Future<void> QueueWrite(size_t size, Append&& append);
+  // The failed future of a write to a closed stream or past max_write_buffer_size. Out of line
+  // and cold, so that the error's construction does not weigh on every Write's frame.
+  [[gnu::noinline, gnu::cold]] Future<void> RefuseWrite() const;
   // Flushes the writes at the end of the iteration, unless that is scheduled already (inline:
   // every pipelined line's write asks, and a call cost more than the test).
   void ScheduleFlush() {
