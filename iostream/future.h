@@ -475,16 +475,20 @@ class Future {
   friend class Task<T>;
   template <typename U>
   friend Future<U> MakeReadyFuture(FutureResult<U> result);
+  template <typename U>
+  requires(!std::is_void_v<U>) friend Future<U> MakeReadyFuture(std::type_identity_t<U>&& value);
   friend Future<void> future_internal::MakeProgressFuture(future_internal::ProgressRef progress,
                                                           uint64_t mark, bool next);
 
   explicit Future(future_internal::StateRef<T> state) : raw_{} {
     if (state) Emplace(state_, std::move(state), Kind::kState);
   }
-  // By reference: the result is moved once, from MakeReadyFuture's argument into the future.
-  explicit Future(std::in_place_t, Result&& result) : raw_{} {
+  // The held result made in place from `value` (a Result, or a T): by reference, so that it is
+  // moved once, from MakeReadyFuture's argument into the future.
+  template <typename V>
+  explicit Future(std::in_place_t, V&& value) : raw_{} {
     static_assert(kHoldsValue);
-    Emplace(held_, std::move(result), Kind::kHeld);
+    Emplace(held_, std::forward<V>(value), Kind::kHeld);
   }
 
   static const Result* NotDoneResult() {
@@ -751,6 +755,18 @@ Future<T> MakeReadyFuture(FutureResult<T> result) {
     future_internal::StateRef<T> state = future_internal::NewState<T>();
     state->Resolve(std::move(result));
     return Future<T>(std::move(state));
+  }
+}
+
+// A future already resolved with `value`. Its result is made in place from the value, where
+// the overload above moves a result made first (a line a read takes from the buffer: one
+// StatusOr<std::string> made, moved and destroyed fewer).
+template <typename T>
+requires(!std::is_void_v<T>) Future<T> MakeReadyFuture(std::type_identity_t<T>&& value) {
+  if constexpr (std::is_copy_constructible_v<FutureResult<T>>) {
+    return Future<T>(std::in_place, std::move(value));
+  } else {
+    return MakeReadyFuture<T>(FutureResult<T>(std::move(value)));
   }
 }
 
