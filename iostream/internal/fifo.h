@@ -28,9 +28,9 @@ class Fifo {
   T& back() { return items_.back(); }
   const T& back() const { return items_.back(); }
 
-  // Storage starts at two items: a stream's write buffer often holds an adopted answer and the
-  // chunk that coalesces the small writes after it, and growing from one to two every time
-  // cost more than the adoption saved.
+  // Storage starts at two items: an adopted answer and the chunk that coalesces what is written
+  // after it (an answer written in two pieces) need two, and growing from one to two is a
+  // second allocation and a move.
   template <typename... Args>
   T& emplace_back(Args&&... args) {
     if (items_.capacity() == 0) items_.reserve(2);
