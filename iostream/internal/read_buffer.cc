@@ -122,8 +122,7 @@ void ReadBuffer::TakeInto(size_t n, char* out) {
   Consume(n);
 }
 
-void ReadBuffer::ShrinkOrRelease() {
-  if (empty()) return ReleaseIfEmpty();
+void ReadBuffer::Shrink() {
   const size_t live = size();
   const size_t fit = std::bit_ceil(std::max(live, kMinCapacity));
   if (capacity_ < 4 * fit) return;  // (ShrinkToFit has left small storage alone already)
@@ -134,10 +133,6 @@ void ReadBuffer::ShrinkOrRelease() {
   capacity_ = fit;
   start_ = 0;
   end_ = live;
-}
-
-void ReadBuffer::ReleaseIfEmpty() {
-  if (empty() && data_ != nullptr) Release();
 }
 
 void ReadBuffer::Release() {

@@ -57,24 +57,24 @@ class ReadBuffer {
   }
 
   // Frees the storage if the buffer is empty.
-  void ReleaseIfEmpty();
+  void ReleaseIfEmpty() {
+    if (empty() && data_ != nullptr) Release();
+  }
   // Frees the storage if the buffer is empty, and moves the data to smaller storage if it fills
   // a quarter or less of more than 4 KiB: a stream holding the rest of a batch of lines, or
   // waiting for the rest of one, keeps a few bytes, not the chunk it read them with. Moving them
-  // costs at most a quarter of the bytes read into that storage.
-  void ShrinkToFit() {  // twice per read: inline up to the work
-    if (empty()) {
-      if (data_ != nullptr) Release();
-    } else if (capacity_ > kSmallCapacity) {
-      ShrinkOrRelease();
-    }
+  // costs at most a quarter of the bytes read into that storage. (Twice per read: inline up to
+  // the work.)
+  void ShrinkToFit() {
+    if (empty()) return ReleaseIfEmpty();
+    if (capacity_ > kSmallCapacity) Shrink();
   }
 
  private:
   // ShrinkToFit leaves storage this small alone.
   static constexpr size_t kSmallCapacity = 4096;
 
-  void ShrinkOrRelease();
+  void Shrink();   // ShrinkToFit's move, of a non-empty buffer
   void Release();  // the storage of an empty buffer
 
   char* data_ = nullptr;  // capacity_ bytes from AllocateBlock
