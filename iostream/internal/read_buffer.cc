@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "iostream/internal/state_pool.h"
+#include "iostream/internal/thread_exit.h"
 
 namespace gust {
 namespace internal {
@@ -29,12 +30,9 @@ struct CachedBlocks {
 };
 constinit thread_local CachedBlocks cached_blocks{};
 
-struct CachedBlocksReleaser {
-  CachedBlocksReleaser() = default;
-  ~CachedBlocksReleaser() {
-    while (cached_blocks.count > 0) delete[] cached_blocks.blocks[--cached_blocks.count];
-  }
-};
+void ReleaseCachedBlocks() {
+  while (cached_blocks.count > 0) delete[] cached_blocks.blocks[--cached_blocks.count];
+}
 
 // The rest of a batch of lines, which ShrinkToFit moves out of the chunk it came in, is a few
 // hundred bytes, gone within the iteration: a pooled block is a few instructions, where malloc
@@ -55,8 +53,7 @@ void FreeBlock(char* block, size_t capacity) {
   }
   if (!cached_blocks.releaser_made) {
     cached_blocks.releaser_made = true;
-    thread_local CachedBlocksReleaser releaser;
-    (void)releaser;
+    CallAtThreadExit<&ReleaseCachedBlocks>();
   }
   cached_blocks.blocks[cached_blocks.count++] = block;
 }

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "iostream/internal/thread_exit.h"
+
 namespace gust {
 namespace internal {
 namespace {
@@ -43,12 +45,6 @@ void ClearSmallSpares() {
   while (stack.count > 0) stack.Slot(--stack.count)->~basic_string();
 }
 
-// Frees the strings the thread's stack holds when the thread exits.
-struct SmallSpareReleaser {
-  SmallSpareReleaser() = default;
-  ~SmallSpareReleaser() { ClearSmallSpares(); }
-};
-
 }  // namespace
 
 void KeepSpareString(std::string&& data) {
@@ -79,8 +75,7 @@ constinit thread_local SmallSpareStack small_spare_stack{};
 
 void MakeSmallSpareReleaser() {
   small_spare_stack.releaser_made = true;
-  thread_local SmallSpareReleaser releaser;
-  (void)releaser;
+  CallAtThreadExit<&ClearSmallSpares>();
 }
 
 std::string CopyIntoSpareStringSlow(const char* data, size_t n) {

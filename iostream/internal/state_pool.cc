@@ -2,6 +2,8 @@
 
 #include <new>
 
+#include "iostream/internal/thread_exit.h"
+
 namespace gust {
 namespace internal {
 namespace {
@@ -26,24 +28,16 @@ struct ThreadPool {
 };
 thread_local ThreadPool pool;
 
-// Frees the thread's pooled blocks when the thread exits; made on the thread's first Free.
-struct PoolReleaser {
-  PoolReleaser() = default;
-  ~PoolReleaser() {
-    for (FreeBlock*& head : pool.heads) {
-      while (head != nullptr) {
-        FreeBlock* block = head;
-        head = block->next;
-        ::operator delete(block);
-      }
+// Frees the thread's pooled blocks when the thread exits (registered on its first Free).
+void ReleasePool() {
+  for (FreeBlock*& head : pool.heads) {
+    while (head != nullptr) {
+      FreeBlock* block = head;
+      head = block->next;
+      ::operator delete(block);
     }
-    pool.destroyed = true;
   }
-};
-
-void RegisterPoolReleaser() {
-  thread_local PoolReleaser releaser;
-  (void)releaser;
+  pool.destroyed = true;
 }
 
 size_t ClassOf(size_t size) { return (size + kGranule - 1) / kGranule - 1; }
@@ -68,7 +62,7 @@ void PoolFree(void* block, size_t size) {
   }
   if (!pool.releaser_made) {
     pool.releaser_made = true;
-    RegisterPoolReleaser();
+    CallAtThreadExit<&ReleasePool>();
   }
   pool.heads[index] = new (block) FreeBlock{pool.heads[index]};
   ++pool.counts[index];
