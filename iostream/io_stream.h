@@ -81,6 +81,8 @@ class IOStream : public BaseIOStream {
   void CloseFd() override;
   absl::StatusOr<size_t> WriteToFd(absl::Span<const iovec> data) override;
   absl::StatusOr<std::optional<size_t>> ReadFromFd(absl::Span<char> buffer) override;
+  // readv(2) on the socket. A subclass whose ReadFromFd reads otherwise must override this too,
+  // as SSLIOStream does.
   absl::StatusOr<std::optional<size_t>> ReadFromFdScattered(absl::Span<char> first,
                                                             absl::Span<char> second) override;
   absl::Status GetFdError() override;

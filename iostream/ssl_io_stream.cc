@@ -257,6 +257,11 @@ absl::StatusOr<std::optional<size_t>> SSLIOStream::ReadFromFd(absl::Span<char> b
   return std::optional<size_t>(total);
 }
 
+absl::StatusOr<std::optional<size_t>> SSLIOStream::ReadFromFdScattered(absl::Span<char> first,
+                                                                       absl::Span<char> second) {
+  return BaseIOStream::ReadFromFdScattered(first, second);
+}
+
 bool SSLIOStream::HasReadableInput() const {
   return ssl_ != nullptr && handshake_done_ && SSL_pending(ssl_.get()) > 0;
 }

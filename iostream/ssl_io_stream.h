@@ -76,6 +76,10 @@ class SSLIOStream : public IOStream {
   void CloseFd() override;
   absl::StatusOr<size_t> WriteToFd(absl::Span<const iovec> data) override;
   absl::StatusOr<std::optional<size_t>> ReadFromFd(absl::Span<char> buffer) override;
+  // Both buffers through ReadFromFd, as BaseIOStream's default does: IOStream's readv would hand
+  // over the socket's records, ciphertext, as data.
+  absl::StatusOr<std::optional<size_t>> ReadFromFdScattered(absl::Span<char> first,
+                                                            absl::Span<char> second) override;
   bool HasReadableInput() const override;
   uint32_t CrossWaits() const override;
   void HandleConnect() override;
