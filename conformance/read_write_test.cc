@@ -403,6 +403,27 @@ TEST_P(ReadWriteTest, B031_WriteZeroBytes) {
   EXPECT_EQ(*Await(s.reader->ReadBytes(1)), "x");
 }
 
+// An empty write waits for what was written before it (Tornado: write(b"") resolves once the
+// buffer is flushed). Closed right after, with all of that sent, it succeeds, as in Tornado,
+// where it resolved inside write() already: with nothing queued, it failed with the close, as it
+// waited for a flush at the end of the iteration.
+TEST_P(ReadWriteTest, AnEmptyWriteBeforeCloseSucceedsOnceAllBeforeItIsSent) {
+  StreamPair s = MakePair();
+  ASSERT_TRUE(Await(s.writer->Write("abc")).ok());
+  Future<void> empty = s.writer->Write("");
+  s.writer->Close();
+  EXPECT_TRUE(Await(empty).ok()) << Await(empty);
+  // Queued bytes: the close's last send resolves both.
+  StreamPair t = MakePair();
+  Future<void> queued = t.writer->Write("def");
+  Future<void> empty_after_queued = t.writer->Write("");
+  t.writer->Close();  // sends what the fd takes: all of it
+  EXPECT_TRUE(Await(queued).ok());
+  EXPECT_TRUE(Await(empty_after_queued).ok()) << Await(empty_after_queued);
+  EXPECT_EQ(*Await(s.reader->ReadUntilClose()), "abc");
+  EXPECT_EQ(*Await(t.reader->ReadUntilClose()), "def");
+}
+
 // B032 (a view into a larger buffer writes only its bytes) and the rvalue form that adopts
 // large strings.
 TEST_P(ReadWriteTest, B032_WriteViewsAndMovedStrings) {

@@ -314,15 +314,17 @@ class Progress {
     }
     watchers_->erase(watchers_->begin(), watchers_->begin() + resolved);
   }
-  // No more progress: marks not reached by now fail with `error`, and so do the states still
-  // waiting (an empty write's, made since the last Reach).
+  // No more progress: marks not reached by now fail with `error`. A state still waiting for
+  // the next Reach whose mark is reached (an empty write's, made since the last Reach) succeeds:
+  // everything written before it went out, as Tornado, which resolves an empty write at once,
+  // reports.
   void End(absl::Status error) {
     ended_ = true;
     error_ = std::move(error);
     if (watchers_ == nullptr) return;
-    std::vector<std::pair<uint64_t, StateRef<void>>> failed = std::move(*watchers_);
+    std::vector<std::pair<uint64_t, StateRef<void>>> pending = std::move(*watchers_);
     watchers_->clear();
-    for (auto& [mark, state] : failed) state->Resolve(error_);
+    for (auto& [mark, state] : pending) state->Resolve(ResultFor(mark));
   }
 
  private:
