@@ -292,6 +292,47 @@ TEST_F(IOLoopTest, CallbacksAHandlerQueuesRunBeforeTheNextHandler) {
             (std::vector<std::string>{"carried " + one, "carried " + other, "queued later"}));
 }
 
+// Of the fds ready in one iteration, the one whose handler ran longest ago goes first (never
+// counts as longest). Level-triggered pollers list the fds they reported last time first
+// (epoll) or keep fd order (poll, select); served that way under load, the fds served last kept
+// missing the next wait, and their connections fell behind.
+TEST_F(IOLoopTest, TheFdServedLongestAgoIsServedFirst) {
+  SocketPair early;  // the lower fd number, and the first served
+  SocketPair late;
+  std::vector<std::string> log;
+  auto drain = [](int fd) {
+    char buffer[16];
+    EXPECT_GT(read(fd, buffer, sizeof(buffer)), 0);
+  };
+  ASSERT_TRUE(loop()
+                  .AddHandler(early.fds[0], IOLoop::kRead,
+                              [&](int fd, uint32_t) {
+                                drain(fd);
+                                log.push_back("early");
+                                if (log.size() > 3) return;
+                                // `late` becomes ready first, then this fd again.
+                                ASSERT_EQ(write(late.fds[1], "x", 1), 1);
+                                ASSERT_EQ(write(early.fds[1], "x", 1), 1);
+                              })
+                  .ok());
+  ASSERT_TRUE(loop()
+                  .AddHandler(late.fds[0], IOLoop::kRead,
+                              [&](int fd, uint32_t) {
+                                drain(fd);
+                                log.push_back("late");
+                              })
+                  .ok());
+  ASSERT_EQ(write(early.fds[1], "x", 1), 1);
+  for (int i = 0; i < 3; ++i) {
+    loop().Stop();  // one iteration
+    ASSERT_TRUE(loop().Start().ok());
+  }
+  // Second iteration: `late` was never served. Third: it was served before `early`.
+  EXPECT_EQ(log, (std::vector<std::string>{"early", "late", "early", "late", "early"}));
+  EXPECT_TRUE(loop().RemoveHandler(early.fds[0]).ok());
+  EXPECT_TRUE(loop().RemoveHandler(late.fds[0]).ok());
+}
+
 TEST_F(IOLoopTest, UpdateHandlerSwitchesEvents) {
   SocketPair pair;
   std::vector<uint32_t> events_seen;

@@ -108,6 +108,7 @@ absl::Status IOLoop::RunOnce() {
           : PollTimeout(MonotonicNanos());
   absl::Status waited = poller_->Wait(timeout, &ready_);
   if (!waited.ok()) return waited;
+  ServeLeastRecentlyServedFirst();
 
   // The callbacks queued before this iteration, oldest first.
   carried_batch_.swap(carried_);
@@ -120,13 +121,15 @@ absl::Status IOLoop::RunOnce() {
   // remove one and add a new handler on the same fd number, and neither sees the other's
   // readiness. No lookup beyond indexing the slot table.
   dispatching_ = true;
+  last_batch_start_ = serve_count_;
   for (const PollEvent& event : ready_) {
     const int fd = static_cast<int>(static_cast<uint32_t>(event.token));
     if (fd < 0 || static_cast<size_t>(fd) >= handlers_.size()) continue;
-    const HandlerSlot& slot = handlers_[fd];
+    HandlerSlot& slot = handlers_[fd];
     if (slot.handler == nullptr || slot.generation != static_cast<uint32_t>(event.token >> 32)) {
       continue;  // removed (or replaced) since the poller saw it
     }
+    slot.served = ++serve_count_;
     slot.handler->OnFdEvents(fd, event.events);
     // What the handler set going (the coroutine a read it finished resumes, done callbacks) runs
     // now, while the bytes the handler read are still in the cache: after every other ready
@@ -139,6 +142,7 @@ absl::Status IOLoop::RunOnce() {
     }
   }
   dispatching_ = false;
+  last_batch_end_ = serve_count_;
   std::vector<std::unique_ptr<CallbackHandler>> retired;
   retired.swap(retired_);  // destroyed here: a handler's destructor may touch handlers
 
@@ -153,6 +157,46 @@ absl::Status IOLoop::RunOnce() {
   iteration_end_.clear();
   ++iteration_;
   return absl::OkStatus();
+}
+
+// A level-triggered poller (epoll without EPOLLET, poll, select) lists the fds it reported last
+// time before those that became ready since (epoll), or all of them in fd order (poll, select).
+// Served in that order, a connection whose request just missed one wait is answered last in the
+// next iteration, so its next request is likely to miss the wait after that too: under load the
+// same connections fell behind (4 KiB echo over 100 connections: the slowest did 0.66-0.97 of
+// the busiest's messages on epoll, 0.50 on poll, against 0.99 for an edge-triggered server,
+// whose list is in order of arrival; 1.00 on both this way, p99 lower). The fd served longest
+// ago first comes close to arrival order: each answer went out in the order the fds were
+// served, and the peers' next requests followed them.
+//
+// Sorting every batch cost about 100 instructions an event (100 ready fds, one line each); the
+// fds the last iteration served, most of a busy loop's, are put back in that order by position
+// instead (about 50).
+void IOLoop::ServeLeastRecentlyServedFirst() {
+  if (ready_.size() < 2) return;
+  const uint32_t last_calls = last_batch_end_ - last_batch_start_;
+  in_last_batch_.assign(last_calls, 0);
+  earlier_.clear();
+  for (size_t i = 0; i < ready_.size(); ++i) {
+    const int fd = static_cast<int>(static_cast<uint32_t>(ready_[i].token));
+    const uint32_t served =
+        fd >= 0 && static_cast<size_t>(fd) < handlers_.size() ? handlers_[fd].served : 0;
+    // Where its call was among the last iteration's (unsigned: any other call is out of range).
+    const uint32_t position = served - last_batch_start_ - 1;
+    if (served != 0 && position < last_calls) {
+      in_last_batch_[position] = static_cast<uint32_t>(i) + 1;
+    } else {
+      earlier_.push_back((uint64_t{served} << 32) | i);  // never served (0) keeps poller order
+    }
+  }
+  std::sort(earlier_.begin(), earlier_.end());
+  ordered_.resize(ready_.size());
+  size_t next = 0;
+  for (uint64_t key : earlier_) ordered_[next++] = ready_[static_cast<uint32_t>(key)];
+  for (uint32_t index : in_last_batch_) {
+    if (index != 0) ordered_[next++] = ready_[index - 1];
+  }
+  ready_.swap(ordered_);
 }
 
 void IOLoop::RunBatch(std::vector<Callback>& batch) {
@@ -271,6 +315,7 @@ absl::Status IOLoop::AddHandler(int fd, uint32_t events, internal::FdHandler& ha
   if (static_cast<size_t>(fd) >= handlers_.size()) handlers_.resize(fd + 1);
   handlers_[fd].handler = &handler;
   handlers_[fd].generation = generation;
+  handlers_[fd].served = 0;
   return absl::OkStatus();
 }
 

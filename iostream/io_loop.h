@@ -7,7 +7,8 @@
 // called from other threads; everything else belongs to the loop's thread.
 //
 // One iteration: wait for fds (not at all if callbacks are queued, no longer than the next
-// timer); run the callbacks queued before the iteration, in order; then, for each ready fd, its
+// timer); run the callbacks queued before the iteration, in order; then, for each ready fd (the
+// one whose handler ran longest ago first: close to the order their bytes arrived in), its
 // handler followed by the callbacks that handler queued (a read's coroutine, a future's done
 // callbacks: they run while the bytes the handler read are still in the cache, where Tornado
 // runs them after every other ready fd's handler); then the timers that are due, in deadline
@@ -166,6 +167,7 @@ class IOLoop {
     internal::FdHandler* handler = nullptr;  // null: no handler
     std::unique_ptr<CallbackHandler> owned;  // `handler`, if the loop owns it
     uint32_t generation = 0;                 // of the registration in `handler`
+    uint32_t served = 0;                     // serve_count_ when it was last called; 0: never
   };
   // What the poller hands back with each event: the fd and the registration's generation, so that
   // an event for a handler removed meanwhile (or replaced on the same fd number) is dropped.
@@ -184,6 +186,8 @@ class IOLoop {
   TimeoutHandle AddTimer(int64_t base_ns, absl::Duration delay, Callback callback);
 
   absl::Status RunOnce();
+  // Orders the ready fds by when their handlers were last called, longest ago first.
+  void ServeLeastRecentlyServedFirst();
   HandlerSlot* FindHandler(int fd);
   absl::Duration PollTimeout(int64_t now_ns) const;
   void RunDueTimers(int64_t now_ns);
@@ -215,6 +219,15 @@ class IOLoop {
   std::vector<HandlerSlot> handlers_;  // indexed by fd
   uint32_t next_generation_ = 0;
   std::vector<PollEvent> ready_;
+  uint32_t serve_count_ = 0;  // handler calls so far (wraps: only an order depends on it)
+  // The last iteration's handler calls: serve_count_ values after last_batch_start_, up to
+  // last_batch_end_.
+  uint32_t last_batch_start_ = 0;
+  uint32_t last_batch_end_ = 0;
+  // ServeLeastRecentlyServedFirst's (kept for their capacity).
+  std::vector<uint32_t> in_last_batch_;
+  std::vector<uint64_t> earlier_;
+  std::vector<PollEvent> ordered_;
   bool dispatching_ = false;
   // Handlers removed while the ready ones are being called, destroyed after the last call.
   std::vector<std::unique_ptr<CallbackHandler>> retired_;
