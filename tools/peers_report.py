@@ -2,7 +2,8 @@
 """Ratios of every peer to the raw epoll server, from the peer harness's raw.txt.
 
 For each scenario: the median run's throughput (echo: MB/s, lines and churn: operations/s) and
-server CPU per operation, and both as ratios to raw-epoll. With --plot, a PNG of the throughput
+server CPU per operation, both as ratios to raw-epoll, its p99, and with several connections its
+fairness (the fewest operations one connection completed over the most). With --plot, a PNG of the throughput
 ratios, one group of bars per scenario and one bar per peer.
 """
 
@@ -20,8 +21,6 @@ def parse(path):
             continue
         key = (fields["peer"], fields["scenario"])
         runs[key].append(fields)
-        for name, seen in (("peer", [k[0] for k in order]), ("scenario", [k[1] for k in order])):
-            pass
         order.append(key)
     peers = list(dict.fromkeys(k[0] for k in order))
     scenarios = list(dict.fromkeys(k[1] for k in order))
@@ -31,7 +30,10 @@ def parse(path):
         median = rows[(len(rows) - 1) // 2]
         throughput = float(median["mbps"] if median["mode"] == "echo" else median["rps"])
         cpu_us = 1e6 * float(median.get("srv_cpu_s", "nan")) / float(median["total_requests"])
-        medians[key] = (throughput, cpu_us, float(median["p99_us"]))
+        fair = None
+        if int(median.get("conns", "1")) > 1 and float(median.get("conn_max", "0")) > 0:
+            fair = float(median["conn_min"]) / float(median["conn_max"])
+        medians[key] = (throughput, cpu_us, float(median["p99_us"]), fair)
     return peers, scenarios, medians
 
 
@@ -44,7 +46,8 @@ def main():
     args = parser.parse_args()
     peers, scenarios, medians = parse(args.raw)
     base = args.baseline
-    print(f"Throughput and server CPU per operation, as ratios to {base} (median run)\n")
+    print(f"Throughput and server CPU per operation, as ratios to {base}, p99 and fairness "
+          "(median run)\n")
     print("| scenario | " + " | ".join(p for p in peers) + " |")
     print("|---|" + "---:|" * len(peers))
     for s in scenarios:
@@ -53,9 +56,10 @@ def main():
             if (p, s) not in medians or (base, s) not in medians:
                 cells.append("")
                 continue
-            t, c, p99 = medians[(p, s)]
-            bt, bc, _ = medians[(base, s)]
-            cells.append(f"{t:,.0f} ({t / bt:.2f}x, CPU {c / bc:.2f}x, p99 {p99:,.0f} us)")
+            t, c, p99, fair = medians[(p, s)]
+            bt, bc = medians[(base, s)][:2]
+            fairness = "" if fair is None else f", fair {fair:.2f}"
+            cells.append(f"{t:,.0f} ({t / bt:.2f}x, CPU {c / bc:.2f}x, p99 {p99:,.0f} us{fairness})")
         print(f"| {s} | " + " | ".join(cells) + " |")
     if args.plot:
         import matplotlib
