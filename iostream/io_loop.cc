@@ -123,7 +123,7 @@ absl::Status IOLoop::RunOnce() {
   dispatching_ = true;
   last_batch_start_ = serve_count_;
   for (const PollEvent& event : ready_) {
-    const int fd = static_cast<int>(static_cast<uint32_t>(event.token));
+    const int fd = FdOf(event.token);
     if (fd < 0 || static_cast<size_t>(fd) >= handlers_.size()) continue;
     HandlerSlot& slot = handlers_[fd];
     if (slot.handler == nullptr || slot.generation != static_cast<uint32_t>(event.token >> 32)) {
@@ -178,9 +178,8 @@ void IOLoop::ServeLeastRecentlyServedFirst() {
   in_last_batch_.assign(last_calls, 0);
   earlier_.clear();
   for (size_t i = 0; i < ready_.size(); ++i) {
-    const int fd = static_cast<int>(static_cast<uint32_t>(ready_[i].token));
-    const uint32_t served =
-        fd >= 0 && static_cast<size_t>(fd) < handlers_.size() ? handlers_[fd].served : 0;
+    const HandlerSlot* slot = FindHandler(FdOf(ready_[i].token));
+    const uint32_t served = slot != nullptr ? slot->served : 0;
     // Where its call was among the last iteration's (unsigned: any other call is out of range).
     const uint32_t position = served - last_batch_start_ - 1;
     if (served != 0 && position < last_calls) {

@@ -174,6 +174,7 @@ class IOLoop {
   static uint64_t Token(int fd, uint32_t generation) {
     return (uint64_t{generation} << 32) | static_cast<uint32_t>(fd);
   }
+  static int FdOf(uint64_t token) { return static_cast<int>(static_cast<uint32_t>(token)); }
   struct Timer {
     int64_t deadline_ns;  // monotonic
     uint64_t id;          // increasing: ties run in the order they were added

@@ -3,8 +3,8 @@
 
 For each scenario: the median run's throughput (echo: MB/s, lines and churn: operations/s) and
 server CPU per operation, both as ratios to raw-epoll, its p99, and with several connections its
-fairness (the fewest operations one connection completed over the most). With --plot, a PNG of the throughput
-ratios, one group of bars per scenario and one bar per peer.
+fairness (the fewest operations one connection completed over the most). With --plot, a PNG of
+the throughput ratios, one group of bars per scenario and one bar per peer.
 """
 
 import argparse
