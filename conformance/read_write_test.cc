@@ -912,6 +912,31 @@ TEST_P(ReadWriteTest, AStreamWaitingMidLineKeepsTheLineNotTheChunk) {
   EXPECT_EQ(*last, "partial\r\n");
 }
 
+// Not in Tornado: a reader that stops after one line of a batch that arrived together (its
+// handler awaits something else) leaves the rest in the 64 KiB chunk it was read with only
+// until the end of the loop iteration; the rest is then kept in small storage, and is still
+// all there to read.
+TEST_P(ReadWriteTest, TheRestOfABatchIsMovedOutOfTheChunkByTheIterationsEnd) {
+  StreamPair s = MakePair();
+  std::string data;
+  for (int i = 0; i < 100; ++i) data += absl::StrCat("line ", i, "\r\n");
+  ASSERT_TRUE(Await(s.writer->Write(data)).ok());
+  pollfd readable = {s.reader->fileno(), POLLIN, 0};
+  ASSERT_EQ(poll(&readable, 1, 5000), 1);
+  absl::StatusOr<std::string> first = Await(s.reader->ReadUntil("\r\n"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, "line 0\r\n");
+  RunFor(absl::Milliseconds(5));
+  EXPECT_LE(s.reader->buffer_heap_bytes(), 4096u);
+  std::string rest;
+  while (rest.size() < data.size() - first->size()) {
+    absl::StatusOr<std::string> line = Await(s.reader->ReadUntil("\r\n"));
+    ASSERT_TRUE(line.ok()) << line.status();
+    rest += *line;
+  }
+  EXPECT_EQ(*first + rest, data);
+}
+
 // B100: Tornado 4 never called the read callback of an unsatisfiable read found inline; gust
 // calls it with the failure (every callback hears how its operation ended), before the close
 // callback, as for any read pending at a close (B051).

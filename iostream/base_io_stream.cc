@@ -146,7 +146,7 @@ Future<std::string> BaseIOStream::ReadUntil(absl::string_view delimiter, size_t 
       ++inline_reads_;
       unwanted_event_seen_ = false;
       std::string line = read_buffer_.Take(end);
-      read_buffer_.ShrinkToFit();  // as FinishRead does
+      TrimReadBuffer();  // as FinishRead does
       return MakeReadyFuture<std::string>(std::move(line));
     }
   }
@@ -647,9 +647,9 @@ void BaseIOStream::FinishRead(size_t size) {
     EndRead(promise, into_promise);
     ResolveRead(promise, std::move(result));
   }
-  // While ready streams are dispatched, each reads into a chunk-sized block before any of their
-  // readers runs: giving the block back here keeps one in use at a time, not one per stream.
-  read_buffer_.ShrinkToFit();
+  // While ready streams are dispatched, each reads into a chunk-sized block: giving the block
+  // back once its reader has taken all keeps one in use at a time, not one per stream.
+  TrimReadBuffer();
 }
 
 void BaseIOStream::FailRead(const absl::Status& status) {
@@ -757,6 +757,7 @@ void BaseIOStream::CancelFlush() {
 
 void BaseIOStream::OnIterationEnd() {
   flush_scheduled_ = false;  // the loop has cleared the slot
+  read_buffer_.ShrinkToFit();  // what a read left in a chunk-sized block (TrimReadBuffer)
   if (closed_ || connecting_) return;
   HandleWrite();
   UpdateInterest(/*drop_extra=*/false);

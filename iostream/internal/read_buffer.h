@@ -69,6 +69,8 @@ class ReadBuffer {
     if (empty()) return ReleaseIfEmpty();
     if (capacity_ > kSmallCapacity) Shrink();
   }
+  // Whether ShrinkToFit may move the data: it holds some, in storage past kSmallCapacity.
+  bool MayShrink() const { return !empty() && capacity_ > kSmallCapacity; }
 
  private:
   // ShrinkToFit leaves storage this small alone.
