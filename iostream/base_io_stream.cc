@@ -703,6 +703,12 @@ template <typename Append>
                   write_buffer_.size() + size > max_write_buffer_size_)) [[unlikely]] {
     return RefuseWrite();
   }
+  return QueueAcceptedWrite(size, append);
+}
+
+template <typename Append>
+[[gnu::always_inline]] inline Future<void> BaseIOStream::QueueAcceptedWrite(size_t size,
+                                                                            Append& append) {
   append();
   total_write_index_ += size;
   // Made by the first write, before which nothing was written: it starts at 0 reached.
@@ -800,18 +806,9 @@ size_t BaseIOStream::buffer_heap_bytes() const {
   return read_buffer_.capacity() + write_buffer_.heap_bytes();
 }
 
-size_t BaseIOStream::WriteBacklog() const {
-  return write_buffer_.size() + WritesWaitedOn() * kWriteOverhead;
-}
-
-size_t BaseIOStream::WritesWaitedOn() const {
-  return write_progress_ ? write_progress_->watching() : 0;
-}
-
-void BaseIOStream::UpdateBackpressure() {
-  if (write_high_water_mark_ == 0) return;
+void BaseIOStream::UpdateBackpressureSlow() {
   if (!reads_held_) {
-    reads_held_ = WriteBacklog() > write_high_water_mark_;
+    reads_held_ = true;  // UpdateBackpressure found the backlog past the mark
     return;
   }
   if (WriteBacklog() > write_high_water_mark_ / 2) return;
