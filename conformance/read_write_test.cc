@@ -282,6 +282,22 @@ TEST_P(ReadWriteTest, B021_DelimiterSemantics) {
   EXPECT_EQ(*Await(s.reader->ReadBytes(2)), "\r\n");
 }
 
+// B021: the delimiter is found past its first byte's false starts, whether the search runs as
+// the bytes arrive or over bytes buffered already (pipelined lines, searched inline).
+TEST_P(ReadWriteTest, B021_DelimiterFoundPastFalseStarts) {
+  StreamPair s = MakePair();
+  const std::string data = "a\rb\r\r\nabcabd;dodone;\r\r";
+  ASSERT_TRUE(Await(s.writer->Write(data)).ok());
+  EXPECT_EQ(*Await(s.reader->ReadUntil("\r\n")), "a\rb\r\r\n");
+  EXPECT_EQ(*Await(s.reader->ReadUntil("abd")), "abcabd");
+  EXPECT_EQ(*Await(s.reader->ReadUntil("done")), ";dodone");
+  Future<std::string> last = s.reader->ReadUntil("\r\n");
+  RunFor(absl::Milliseconds(10));
+  EXPECT_FALSE(last.done());  // ";\r\r": first bytes only
+  s.writer->Write("\n");
+  EXPECT_EQ(*Await(last), ";\r\r\n");
+}
+
 // B022: regex search anywhere in the buffer; the result ends at the end of the first match.
 TEST_P(ReadWriteTest, B022_ReadUntilRegexSemantics) {
   StreamPair s = MakePair();
