@@ -529,7 +529,9 @@ class Future {
       }
       awaited.state()->AddWaiter(waiter);
     }
-    Result await_resume() {
+    // Inline in the coroutine (GCC kept it out of line: a call per awaited line, 18
+    // instructions of 577 a pipelined line).
+    [[gnu::always_inline]] Result await_resume() {
       suspended_ = nullptr;
       Future& awaited = future();  // the temporary, or this awaiter's own copy
       if constexpr (kCanTrack) {
