@@ -32,7 +32,14 @@ grep -q '^gust-io_uring' "$work/build/peers-gust.conf" ||
 export PEERS=${PEERS:-raw-epoll libuv-epoll asio-epoll gust-epoll gust-poll gust-select}
 export REPEAT=${REPEAT:-1} DURATION=${DURATION:-3} WARMUP=${WARMUP:-0.5}
 out=$work/build/results-$(date +%Y%m%d-%H%M%S)
-PEERS_FILE=build/peers-gust.conf OUT=$out "$work/run_peers.sh" >/dev/null
+mkdir -p "$out"
+# One scenario at a time: the harness runs every peer of a repetition back to back, so that the
+# runs the report pairs (a peer's and raw epoll's of the same repetition) are seconds apart, not
+# minutes (this machine's speed drifts by tens of percent within minutes).
+for scenario in ${SCENARIOS:-echo-1c-64KiB echo-100c-4KiB lines-1c-p1 lines-100c-p1 lines-100c-p16 churn-1000}; do
+  SCENARIOS=$scenario PEERS_FILE=build/peers-gust.conf OUT=$out/$scenario "$work/run_peers.sh" >/dev/null
+  cat "$out/$scenario/raw.txt" >>"$out/raw.txt"
+done
 /usr/bin/python3 tools/peers_report.py "$out/raw.txt" --plot docs/peers.png \
   --title "$(date -u +%Y-%m-%d), $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
-echo "full tables: $out/report.md"
+echo "raw runs: $out/raw.txt (each scenario's tables: $out/SCENARIO/report.md)"

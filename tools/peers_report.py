@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """Ratios of every peer to the raw epoll server, from the peer harness's raw.txt.
 
-For each scenario: the median run's throughput (echo: MB/s, lines and churn: operations/s) and
-server CPU per operation, both as ratios to raw-epoll, its p99, and with several connections its
-fairness (the fewest operations one connection completed over the most). With --plot, a PNG of
-the throughput ratios, one group of bars per scenario and one bar per peer.
+For each scenario: the median run's throughput (echo: MB/s, lines and churn: operations/s), p99
+and, with several connections, fairness (the fewest operations one connection completed over the
+most); and throughput and server CPU per operation as ratios to raw-epoll. A ratio is the median,
+over the repetitions, of a run against the baseline's run of the same repetition: the machine's
+speed drifts by tens of percent within minutes, and runs of one repetition are the ones closest
+in time (tools/peers.sh runs every peer of a scenario before the next scenario). With --plot, a
+PNG of the throughput ratios, one group of bars per scenario and one bar per peer.
 """
 
 import argparse
@@ -26,15 +29,30 @@ def parse(path):
     scenarios = list(dict.fromkeys(k[1] for k in order))
     medians = {}
     for key, rows in runs.items():
-        rows.sort(key=lambda r: float(r["rps"]))
-        median = rows[(len(rows) - 1) // 2]
-        throughput = float(median["mbps"] if median["mode"] == "echo" else median["rps"])
-        cpu_us = 1e6 * float(median.get("srv_cpu_s", "nan")) / float(median["total_requests"])
+        median = sorted(rows, key=lambda r: float(r["rps"]))[(len(rows) - 1) // 2]
         fair = None
         if int(median.get("conns", "1")) > 1 and float(median.get("conn_max", "0")) > 0:
             fair = float(median["conn_min"]) / float(median["conn_max"])
-        medians[key] = (throughput, cpu_us, float(median["p99_us"]), fair)
-    return peers, scenarios, medians
+        medians[key] = (throughput(median), cpu_us(median), float(median["p99_us"]), fair)
+    return peers, scenarios, runs, medians
+
+
+def throughput(row):
+    return float(row["mbps"] if row["mode"] == "echo" else row["rps"])
+
+
+def cpu_us(row):
+    return 1e6 * float(row.get("srv_cpu_s", "nan")) / float(row["total_requests"])
+
+
+def paired_ratios(rows, base_rows):
+    """Median throughput and CPU ratios of `rows` to `base_rows`, run by run of one repetition."""
+    base = {r.get("rep"): r for r in base_rows}
+    pairs = [(r, base[r.get("rep")]) for r in rows if r.get("rep") in base]
+    if not pairs:
+        return None
+    return (statistics.median(throughput(r) / throughput(b) for r, b in pairs),
+            statistics.median(cpu_us(r) / cpu_us(b) for r, b in pairs))
 
 
 def main():
@@ -44,22 +62,26 @@ def main():
     parser.add_argument("--plot")
     parser.add_argument("--title", default="")
     args = parser.parse_args()
-    peers, scenarios, medians = parse(args.raw)
+    peers, scenarios, runs, medians = parse(args.raw)
     base = args.baseline
-    print(f"Throughput and server CPU per operation, as ratios to {base}, p99 and fairness "
-          "(median run)\n")
+    ratios = {}
+    for (p, s), rows in runs.items():
+        if (base, s) in runs:
+            ratios[(p, s)] = paired_ratios(rows, runs[(base, s)])
+    print(f"Throughput (median run), throughput and server CPU per operation as ratios to {base} "
+          "(median of the runs paired by repetition), p99 and fairness (median run)\n")
     print("| scenario | " + " | ".join(p for p in peers) + " |")
     print("|---|" + "---:|" * len(peers))
     for s in scenarios:
         cells = []
         for p in peers:
-            if (p, s) not in medians or (base, s) not in medians:
+            if ratios.get((p, s)) is None:
                 cells.append("")
                 continue
-            t, c, p99, fair = medians[(p, s)]
-            bt, bc = medians[(base, s)][:2]
+            t, _, p99, fair = medians[(p, s)]
+            t_ratio, cpu_ratio = ratios[(p, s)]
             fairness = "" if fair is None else f", fair {fair:.2f}"
-            cells.append(f"{t:,.0f} ({t / bt:.2f}x, CPU {c / bc:.2f}x, p99 {p99:,.0f} us{fairness})")
+            cells.append(f"{t:,.0f} ({t_ratio:.2f}x, CPU {cpu_ratio:.2f}x, p99 {p99:,.0f} us{fairness})")
         print(f"| {s} | " + " | ".join(cells) + " |")
     if args.plot:
         import matplotlib
@@ -70,9 +92,9 @@ def main():
         for i, p in enumerate(peers):
             xs, ys = [], []
             for j, s in enumerate(scenarios):
-                if (p, s) in medians and (base, s) in medians:
+                if ratios.get((p, s)) is not None:
                     xs.append(j + (i - (len(peers) - 1) / 2) * width)
-                    ys.append(medians[(p, s)][0] / medians[(base, s)][0])
+                    ys.append(ratios[(p, s)][0])
             ax.bar(xs, ys, width, label=p)
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.axhline(0.9, color="gray", linewidth=0.8, linestyle="--")
