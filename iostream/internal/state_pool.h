@@ -20,23 +20,6 @@ inline constexpr size_t kPooledBlockLimit = 512;
 inline void* PoolAllocate(size_t size);
 inline void PoolFree(void* block, size_t size);
 
-// A standard allocator on the pool, for a container that an operation fills and empties again
-// (a stream's write queue): it can give its storage back whenever it is empty, and get it
-// again for a few instructions.
-template <typename T>
-struct PoolAllocator {
-  using value_type = T;
-
-  PoolAllocator() = default;
-  template <typename U>
-  PoolAllocator(const PoolAllocator<U>&) {}  // NOLINT: allocators convert implicitly
-
-  T* allocate(size_t n) { return static_cast<T*>(PoolAllocate(n * sizeof(T))); }
-  void deallocate(T* block, size_t n) { PoolFree(block, n * sizeof(T)); }
-
-  friend bool operator==(const PoolAllocator&, const PoolAllocator&) { return true; }
-};
-
 // --- Implementation details ---
 //
 // Both ends are inline up to a list's head: a future's state is taken and given back once per
