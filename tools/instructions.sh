@@ -18,10 +18,12 @@ peers_src=${PEERS_DIR:-$root/../shared/peers}
 poller=${POLLER:-epoll}
 duration=${DURATION:-3}
 work=$root/build/instructions
-mkdir -p "$work/peers"
-(cd "$peers_src" && tar --exclude=./build -cf - .) | (cd "$work/peers" && tar -xf -)
-make -s -C "$work/peers" build/loadgen build/raw_epoll_server
-loadgen=$work/peers/build/loadgen
+# The harness's copy that tools/peers.sh makes too (its load generator and raw server).
+harness=$root/build/peers
+mkdir -p "$work" "$harness"
+(cd "$peers_src" && tar --exclude=./build -cf - .) | (cd "$harness" && tar -xf -)
+make -s -C "$harness" build/loadgen build/raw_epoll_server
+loadgen=$harness/build/loadgen
 
 # gust's servers of a source tree, built with -c opt (the base revision in an output base of its
 # own, which keeps this checkout's build cache).
@@ -90,7 +92,7 @@ for spec in "${scenarios[@]}"; do
   [[ -z ${SCENARIOS:-} || " $SCENARIOS " == *" $name "* ]] || continue
   server=echo_server
   [[ $mode == lines ]] && server=line_server
-  raw=$(count raw "$work/peers/build/raw_epoll_server" "$mode" "$conns" "$pipe" "$size")
+  raw=$(count raw "$harness/build/raw_epoll_server" "$mode" "$conns" "$pipe" "$size")
   current=$(count gust "$work/current/$server" "$mode" "$conns" "$pipe" "$size")
   if [[ -n ${BASE:-} ]]; then
     base=$(count gust "$work/base/$server" "$mode" "$conns" "$pipe" "$size")

@@ -33,7 +33,7 @@ def parse(path):
         fair = None
         if int(median.get("conns", "1")) > 1 and float(median.get("conn_max", "0")) > 0:
             fair = float(median["conn_min"]) / float(median["conn_max"])
-        medians[key] = (throughput(median), cpu_us(median), float(median["p99_us"]), fair)
+        medians[key] = (throughput(median), float(median["p99_us"]), fair)
     return peers, scenarios, runs, medians
 
 
@@ -78,7 +78,7 @@ def main():
             if ratios.get((p, s)) is None:
                 cells.append("")
                 continue
-            t, _, p99, fair = medians[(p, s)]
+            t, p99, fair = medians[(p, s)]
             t_ratio, cpu_ratio = ratios[(p, s)]
             fairness = "" if fair is None else f", fair {fair:.2f}"
             cells.append(f"{t:,.0f} ({t_ratio:.2f}x, CPU {cpu_ratio:.2f}x, p99 {p99:,.0f} us{fairness})")

@@ -47,19 +47,16 @@ void ReleaseCachedBlocks() {
 }
 
 [[gnu::always_inline]] inline void FreeBlock(char* block, size_t capacity) {
-  if (capacity == kCachedCapacity && cached_blocks.releaser_made &&
-      cached_blocks.count < kMaxCachedBlocks) {
+  if (capacity == kCachedCapacity && cached_blocks.count < kMaxCachedBlocks) {
+    if (!cached_blocks.releaser_made) {
+      cached_blocks.releaser_made = true;
+      CallAtThreadExit<&ReleaseCachedBlocks>();
+    }
     cached_blocks.blocks[cached_blocks.count++] = block;
     return;
   }
   if (capacity <= kPooledBlockLimit) return PoolFree(block, capacity);
-  if (capacity != kCachedCapacity || cached_blocks.count == kMaxCachedBlocks) {
-    delete[] block;
-    return;
-  }
-  cached_blocks.releaser_made = true;
-  CallAtThreadExit<&ReleaseCachedBlocks>();
-  cached_blocks.blocks[cached_blocks.count++] = block;
+  delete[] block;
 }
 
 }  // namespace

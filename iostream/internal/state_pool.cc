@@ -32,12 +32,10 @@ void FreeSlow(void* block, size_t size) {
   if (index >= kClasses || pool.destroyed || pool.counts[index] >= kMaxBlocksPerClass) {
     return ::operator delete(block);
   }
-  if (!pool.active) {
-    pool.active = true;
-    CallAtThreadExit<&ReleasePool>();
-  }
-  pool.heads[index] = new (block) FreeBlock{pool.heads[index]};
-  ++pool.counts[index];
+  // A block PoolFree would have kept: this is the thread's first free.
+  pool.active = true;
+  CallAtThreadExit<&ReleasePool>();
+  PoolFree(block, size);  // the inline path, from now on
 }
 
 }  // namespace state_pool_internal
