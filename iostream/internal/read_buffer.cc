@@ -20,18 +20,48 @@ constexpr size_t kCachedCapacity = 64 * 1024;
 constexpr size_t kMinCapacity = 64;
 constexpr size_t kMaxCachedBlocks = 32;
 
+// Between the pool's blocks and a chunk, storage ShrinkToFit moves the rest of a burst into:
+// 1 to 32 KiB, a power of two. A reader working through a burst of pipelined lines gets there
+// several times (64 -> 16 -> 4 KiB), and each was a malloc: a few blocks of each size are kept.
+constexpr size_t kFirstMidCapacity = 2 * kPooledBlockLimit;
+constexpr int kMidClasses = std::countr_zero(kCachedCapacity / kFirstMidCapacity);
+constexpr size_t kMaxMidBlocksPerClass = 4;
+static_assert(std::has_single_bit(kPooledBlockLimit), "mid classes start past the pool's");
+
 // Plain constinit data, so that taking and giving back a block (once per burst: on lines at
 // pipeline 1, once per line) needs no thread-local initialization call; what it holds at
 // thread exit is freed by a releaser made with the first block kept.
 struct CachedBlocks {
   char* blocks[kMaxCachedBlocks];
   size_t count;
+  char* mid_blocks[kMidClasses][kMaxMidBlocksPerClass];
+  size_t mid_counts[kMidClasses];
   bool releaser_made;
 };
 constinit thread_local CachedBlocks cached_blocks{};
 
 void ReleaseCachedBlocks() {
   while (cached_blocks.count > 0) delete[] cached_blocks.blocks[--cached_blocks.count];
+  for (int c = 0; c < kMidClasses; ++c) {
+    while (cached_blocks.mid_counts[c] > 0) {
+      delete[] cached_blocks.mid_blocks[c][--cached_blocks.mid_counts[c]];
+    }
+  }
+}
+
+// The mid class of a capacity, or -1 (for any size but a power of two in the range too).
+int MidClassOf(size_t capacity) {
+  if (capacity < kFirstMidCapacity || capacity >= kCachedCapacity ||
+      !std::has_single_bit(capacity)) {
+    return -1;
+  }
+  return std::countr_zero(capacity / kFirstMidCapacity);
+}
+
+void MakeReleaser() {
+  if (cached_blocks.releaser_made) return;
+  cached_blocks.releaser_made = true;
+  CallAtThreadExit<&ReleaseCachedBlocks>();
 }
 
 // The rest of a batch of lines, which ShrinkToFit moves out of the chunk it came in, is a few
@@ -43,19 +73,25 @@ void ReleaseCachedBlocks() {
     return cached_blocks.blocks[--cached_blocks.count];
   }
   if (capacity <= kPooledBlockLimit) return static_cast<char*>(PoolAllocate(capacity));
+  if (const int c = MidClassOf(capacity); c >= 0 && cached_blocks.mid_counts[c] > 0) {
+    return cached_blocks.mid_blocks[c][--cached_blocks.mid_counts[c]];
+  }
   return std::make_unique_for_overwrite<char[]>(capacity).release();
 }
 
 [[gnu::always_inline]] inline void FreeBlock(char* block, size_t capacity) {
   if (capacity == kCachedCapacity && cached_blocks.count < kMaxCachedBlocks) {
-    if (!cached_blocks.releaser_made) {
-      cached_blocks.releaser_made = true;
-      CallAtThreadExit<&ReleaseCachedBlocks>();
-    }
+    MakeReleaser();
     cached_blocks.blocks[cached_blocks.count++] = block;
     return;
   }
   if (capacity <= kPooledBlockLimit) return PoolFree(block, capacity);
+  if (const int c = MidClassOf(capacity);
+      c >= 0 && cached_blocks.mid_counts[c] < kMaxMidBlocksPerClass) {
+    MakeReleaser();
+    cached_blocks.mid_blocks[c][cached_blocks.mid_counts[c]++] = block;
+    return;
+  }
   delete[] block;
 }
 

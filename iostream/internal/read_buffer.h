@@ -6,7 +6,8 @@
 // erase-from-front would make many small reads quadratic). The storage is uninitialized, sized in
 // powers of two, and released when the buffer empties, so an idle stream holds no read buffer.
 // Blocks come from per-thread caches: chunk-sized ones for reads, pooled small ones for the few
-// bytes of a batch that ShrinkToFit keeps (state_pool.h).
+// bytes of a batch that ShrinkToFit keeps (state_pool.h), and a few of each power of two in
+// between for the rest of a burst it moves to smaller storage.
 
 #ifndef GUST_IOSTREAM_INTERNAL_READ_BUFFER_H_
 #define GUST_IOSTREAM_INTERNAL_READ_BUFFER_H_
