@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 #include <utility>
 
 #include "iostream/internal/check.h"
@@ -77,7 +76,7 @@ IOLoop& IOLoop::Current() {
 
 void IOLoop::MakeCurrent() {
   current_loop = this;
-  if (!running_) queue_->set_loop_thread(std::this_thread::get_id());
+  if (!running_) queue_->SetLoopThreadToCurrent();
 }
 
 absl::Status IOLoop::Start() {
@@ -85,7 +84,7 @@ absl::Status IOLoop::Start() {
   running_ = true;
   IOLoop* const previous = current_loop;
   current_loop = this;
-  queue_->set_loop_thread(std::this_thread::get_id());
+  queue_->SetLoopThreadToCurrent();
   absl::Status status;
   while (status.ok()) {
     status = RunOnce();
@@ -99,6 +98,12 @@ absl::Status IOLoop::Start() {
 void IOLoop::Stop() {
   stop_requested_.store(true);
   queue_->Wake();
+}
+
+// Inline in RunOnce, which runs a batch after every ready fd whose handler queued something.
+[[gnu::always_inline]] inline void IOLoop::RunBatch(std::vector<Callback>& batch) {
+  for (Callback& callback : batch) callback();
+  batch.clear();
 }
 
 absl::Status IOLoop::RunOnce() {
@@ -198,13 +203,7 @@ void IOLoop::ServeLeastRecentlyServedFirst() {
   ready_.swap(ordered_);
 }
 
-void IOLoop::RunBatch(std::vector<Callback>& batch) {
-  for (Callback& callback : batch) callback();
-  batch.clear();
-}
-
-void IOLoop::CarryQueued() {
-  if (queue_->empty()) return;
+void IOLoop::CarryQueuedSlow() {
   queue_->TakeBatch(&carry_);
   for (Callback& callback : carry_) carried_.push_back(std::move(callback));
   carry_.clear();

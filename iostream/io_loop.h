@@ -240,7 +240,12 @@ class IOLoop {
   void RunBatch(std::vector<Callback>& batch);
   // Moves what the queue holds to carried_: callbacks queued by callbacks wait for the next
   // iteration, so one that queues itself again runs once per iteration, not once per ready fd.
-  void CarryQueued();
+  // The check inline: it follows every ready fd's callbacks, and almost always finds nothing
+  // (out of line, GCC saved six registers before looking: 24 instructions a line at pipeline 1).
+  void CarryQueued() {
+    if (!queue_->empty()) CarryQueuedSlow();
+  }
+  void CarryQueuedSlow();
 
   std::vector<Callback> batch_;    // a batch of callbacks being run (kept for its capacity)
   std::vector<Callback> carried_;  // for the next iteration, before what is queued later

@@ -14,6 +14,10 @@
 namespace gust {
 namespace internal {
 
+namespace callback_queue_internal {
+constinit thread_local char thread_tag = 0;
+}  // namespace callback_queue_internal
+
 absl::StatusOr<QueueRef> CallbackQueue::Create() {
 #ifdef __linux__
   const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -61,10 +65,7 @@ void CallbackQueue::Wake() {
   WriteWakeFd();
 }
 
-void CallbackQueue::TakeBatch(std::vector<Callback>* batch) {
-  batch->clear();
-  batch->swap(local_);
-  if (!remote_pending_.load(std::memory_order_acquire)) return;
+void CallbackQueue::TakeRemote(std::vector<Callback>* batch) {
   std::lock_guard<std::mutex> lock(mu_);
   for (Callback& callback : remote_) batch->push_back(std::move(callback));
   remote_.clear();
