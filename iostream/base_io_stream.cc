@@ -621,25 +621,29 @@ void BaseIOStream::SettleReadAtEnd(const absl::Status& closed_error) {
 
 // read_ is reset field by field rather than replaced: this runs once per read, and moving the
 // whole PendingRead in and out cost more than the delimiter search (callgrind, pipelined lines).
-void BaseIOStream::EndRead(std::optional<Promise<std::string>>& promise,
-                           std::optional<Promise<size_t>>& into_promise) {
+// Inline in its callers, the rare kinds' part out of line: a call level here cost 12
+// instructions a line at pipeline 1 (GCC saved registers for the rare part first).
+[[gnu::always_inline]] inline void BaseIOStream::EndRead(
+    std::optional<Promise<std::string>>& promise, std::optional<Promise<size_t>>& into_promise) {
   promise = std::move(read_.promise);
   read_.promise.reset();
-  if (read_.rare != nullptr) {
-    RareRead& rare = *read_.rare;
-    into_promise = std::move(rare.into_promise);
-    rare.into_promise.reset();
-    rare.regex.reset();
-    rare.into = absl::Span<char>();
-    rare.into_filled = 0;
-    rare.streaming.reset();
-  }
+  if (read_.rare != nullptr) EndRareRead(into_promise);
   read_.kind = ReadKind::kNone;
   read_.num_bytes = 0;
   read_.partial = false;
   read_.max_bytes = 0;
   read_.scan_from = 0;
   read_.direct_filled = 0;
+}
+
+void BaseIOStream::EndRareRead(std::optional<Promise<size_t>>& into_promise) {
+  RareRead& rare = *read_.rare;
+  into_promise = std::move(rare.into_promise);
+  rare.into_promise.reset();
+  rare.regex.reset();
+  rare.into = absl::Span<char>();
+  rare.into_filled = 0;
+  rare.streaming.reset();
 }
 
 void BaseIOStream::FinishRead(size_t size) {

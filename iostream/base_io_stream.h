@@ -370,6 +370,7 @@ class BaseIOStream : private internal::FdHandler {
   // Ends the pending read: read_ is empty again, and its promises are handed back.
   void EndRead(std::optional<Promise<std::string>>& promise,
                std::optional<Promise<size_t>>& into_promise);
+  void EndRareRead(std::optional<Promise<size_t>>& into_promise);
   // Settles an ended read through its promise or, if it has none (it was settled inside
   // StartRead), into *inline_result_.
   void ResolveRead(std::optional<Promise<std::string>>& promise,

@@ -108,7 +108,7 @@ void IOLoop::Stop() {
 
 absl::Status IOLoop::RunOnce() {
   const absl::Duration timeout =
-      (stop_requested_.load() || !queue_->empty() || !carried_.empty() || !iteration_end_.empty())
+      (stop_requested_.load() || !queue_->empty() || !carried_.empty() || iteration_end_size_ != 0)
           ? absl::ZeroDuration()
           : PollTimeout(MonotonicNanos());
   absl::Status waited = poller_->Wait(timeout, &ready_);
@@ -154,12 +154,12 @@ absl::Status IOLoop::RunOnce() {
   RunDueTimers(MonotonicNanos());
 
   // By index, not by iterator: a handler may ask again (appending), or cancel another's call.
-  for (size_t i = 0; i < iteration_end_.size(); ++i) {
+  for (size_t i = 0; i < iteration_end_size_; ++i) {
     if (internal::FdHandler* handler = std::exchange(iteration_end_[i], nullptr)) {
       handler->OnIterationEnd();
     }
   }
-  iteration_end_.clear();
+  iteration_end_size_ = 0;
   ++iteration_;
   return absl::OkStatus();
 }
