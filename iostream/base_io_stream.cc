@@ -539,16 +539,8 @@ bool BaseIOStream::ReadToBuffer() {
     internal::KeepSpareString(std::move(read_.direct));  // nothing came: it stays spare
     read_.direct = std::string();
   }
-  if (!result.ok()) {
-    const absl::Status error = result.status();
-    if (!IsQuietError(error)) {
-      if (handling_events_) {
-        internal::LogLine(LogSeverity::kWarning, absl::StrCat("error on read: ", error.ToString()));
-      }
-      // A read until close would otherwise succeed on Close(): an unexpected error fails it.
-      if (read_.kind == ReadKind::kUntilClose) FailRead(StreamClosedError(error));
-    }
-    Close(error);
+  if (!result.ok()) [[unlikely]] {
+    CloseOnReadError(result.status());
     return false;
   }
   if (!result->has_value()) {
@@ -574,19 +566,36 @@ bool BaseIOStream::ReadToBuffer() {
     read_buffer_.CommitAppend(n);
   }
   DeliverStreamingData();
-  if (read_buffer_.size() > max_buffer_size_) {
-    internal::LogLine(LogSeverity::kError,
-                      absl::StrCat("Reached maximum read buffer size (", max_buffer_size_,
-                                   " bytes) on fd ", fileno()));
-    const absl::Status full = StreamBufferFullError(
-        absl::StrCat("Reached maximum read buffer size (", max_buffer_size_, " bytes)"));
-    // Close() would resolve a ReadUntilClose with what fits: fail it instead (no silent
-    // truncation); the data stays readable.
-    if (read_.kind == ReadKind::kUntilClose) FailRead(StreamClosedError(full));
-    Close(full);
+  if (read_buffer_.size() > max_buffer_size_) [[unlikely]] {
+    CloseOnFullReadBuffer();
     return false;
   }
   return true;
+}
+
+// The two ways ReadToBuffer closes the stream, out of line: their messages' temporaries gave
+// every read a 376-byte frame.
+void BaseIOStream::CloseOnReadError(absl::Status error) {
+  if (!IsQuietError(error)) {
+    if (handling_events_) {
+      internal::LogLine(LogSeverity::kWarning, absl::StrCat("error on read: ", error.ToString()));
+    }
+    // A read until close would otherwise succeed on Close(): an unexpected error fails it.
+    if (read_.kind == ReadKind::kUntilClose) FailRead(StreamClosedError(error));
+  }
+  Close(std::move(error));
+}
+
+void BaseIOStream::CloseOnFullReadBuffer() {
+  internal::LogLine(LogSeverity::kError,
+                    absl::StrCat("Reached maximum read buffer size (", max_buffer_size_,
+                                 " bytes) on fd ", fileno()));
+  const absl::Status full = StreamBufferFullError(
+      absl::StrCat("Reached maximum read buffer size (", max_buffer_size_, " bytes)"));
+  // Close() would resolve a ReadUntilClose with what fits: fail it instead (no silent
+  // truncation); the data stays readable.
+  if (read_.kind == ReadKind::kUntilClose) FailRead(StreamClosedError(full));
+  Close(full);
 }
 
 void BaseIOStream::DeliverStreamingChunk() {

@@ -388,6 +388,8 @@ class BaseIOStream : private internal::FdHandler {
   void ReadToBufferLoop();
   // One read system call; false if it read nothing (would block, end of stream, or error).
   bool ReadToBuffer();
+  [[gnu::cold, gnu::noinline]] void CloseOnReadError(absl::Status error);
+  [[gnu::cold, gnu::noinline]] void CloseOnFullReadBuffer();
   // How many buffered bytes complete the pending read, nullopt if not enough yet, or
   // UnsatisfiableReadError. Inline for a delimiter read on an empty buffer (a request/response
   // stream's next read, before its data): a call and a status for nothing cost 65 instructions.
