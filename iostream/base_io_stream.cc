@@ -124,7 +124,7 @@ void BaseIOStream::ReadBytes(size_t num_bytes, bool partial, ReadCallback callba
 }
 
 Future<std::string> BaseIOStream::ReadBytesImpl(size_t num_bytes, bool partial,
-                                                ReadCallback callback) {
+                                                ReadCallback&& callback) {
   if (absl::Status refused = CheckCanRead(absl::OkStatus()); !refused.ok()) {
     return RefuseRead(std::move(refused), std::move(callback));
   }
@@ -178,7 +178,7 @@ void BaseIOStream::ReadUntil(absl::string_view delimiter, size_t max_bytes,
 }
 
 Future<std::string> BaseIOStream::ReadUntilImpl(absl::string_view delimiter, size_t max_bytes,
-                                                ReadCallback callback) {
+                                                ReadCallback&& callback) {
   absl::Status invalid;
   if (delimiter.empty()) {
     invalid = absl::InvalidArgumentError("ReadUntil: the delimiter is empty");
@@ -215,7 +215,7 @@ Future<std::string> BaseIOStream::ReadUntilCloseStreaming(StreamingCallback stre
 }
 
 Future<std::string> BaseIOStream::ReadUntilCloseImpl(
-    std::shared_ptr<StreamingCallback> streaming_callback, ReadCallback callback) {
+    std::shared_ptr<StreamingCallback> streaming_callback, ReadCallback&& callback) {
   if (absl::Status refused = CheckCanRead(absl::OkStatus()); !refused.ok()) {
     return RefuseRead(std::move(refused), std::move(callback));
   }
@@ -282,13 +282,13 @@ void AttachReadCallback(const Future<std::string>& future,
 
 }  // namespace
 
-Future<std::string> BaseIOStream::RefuseRead(absl::Status refused, ReadCallback callback) {
+Future<std::string> BaseIOStream::RefuseRead(absl::Status refused, ReadCallback&& callback) {
   Future<std::string> future = MakeReadyFuture<std::string>(std::move(refused));
   AttachReadCallback(future, std::move(callback));
   return future;
 }
 
-Future<std::string> BaseIOStream::StartRead(ReadCallback callback) {
+Future<std::string> BaseIOStream::StartRead(ReadCallback&& callback) {
   unwanted_event_seen_ = false;
   if (callback != nullptr) {
     // The callback is attached before the read starts, so that it is scheduled before the close

@@ -340,9 +340,11 @@ class BaseIOStream : private internal::FdHandler {
     bool streaming() const { return rare != nullptr && rare->streaming != nullptr; }
   };
 
-  Future<std::string> ReadBytesImpl(size_t num_bytes, bool partial, ReadCallback callback);
+  Future<std::string> ReadBytesImpl(size_t num_bytes, bool partial, ReadCallback&& callback);
+  // The callback by reference through every step (null for a read whose future is awaited):
+  // by value, each step moved it and destroyed the moved-from one, two indirect calls a line.
   Future<std::string> ReadUntilImpl(absl::string_view delimiter, size_t max_bytes,
-                                    ReadCallback callback);
+                                    ReadCallback&& callback);
   static absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(absl::string_view pattern);
   // `bytes` in double quotes, escaped as C would: for error messages.
   static std::string Quote(absl::string_view bytes);
@@ -355,9 +357,9 @@ class BaseIOStream : private internal::FdHandler {
                                                                      absl::string_view missed,
                                                                      size_t max_bytes);
   Future<std::string> ReadUntilRegexImpl(absl::StatusOr<std::shared_ptr<const re2::RE2>> regex,
-                                         size_t max_bytes, ReadCallback callback);
+                                         size_t max_bytes, ReadCallback&& callback);
   Future<std::string> ReadUntilCloseImpl(std::shared_ptr<StreamingCallback> streaming_callback,
-                                         ReadCallback callback);
+                                         ReadCallback&& callback);
   Future<size_t> ReadIntoImpl(absl::Span<char> buffer, bool partial, ReadIntoCallback callback);
   // Every read starts in three steps, so that read_ is filled in place (this is once per line):
   // CheckCanRead says why the read cannot start (`invalid`, if not OK: bad arguments; else a
@@ -365,8 +367,8 @@ class BaseIOStream : private internal::FdHandler {
   // sets read_'s fields for its kind and StartRead makes the future, attaches `callback` (if
   // any) and starts the read.
   absl::Status CheckCanRead(absl::Status invalid) const;
-  Future<std::string> RefuseRead(absl::Status refused, ReadCallback callback);
-  Future<std::string> StartRead(ReadCallback callback);
+  Future<std::string> RefuseRead(absl::Status refused, ReadCallback&& callback);
+  Future<std::string> StartRead(ReadCallback&& callback);
   // Ends the pending read: read_ is empty again, and its promises are handed back.
   void EndRead(std::optional<Promise<std::string>>& promise,
                std::optional<Promise<size_t>>& into_promise);

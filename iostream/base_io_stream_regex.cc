@@ -53,7 +53,7 @@ absl::StatusOr<std::shared_ptr<const re2::RE2>> BaseIOStream::CompileRegex(
 
 Future<std::string> BaseIOStream::ReadUntilRegexImpl(
     absl::StatusOr<std::shared_ptr<const re2::RE2>> regex, size_t max_bytes,
-    ReadCallback callback) {
+    ReadCallback&& callback) {
   absl::Status invalid = regex.status();
   if (invalid.ok() && (*regex == nullptr || !(*regex)->ok())) {
     invalid = absl::InvalidArgumentError("ReadUntilRegex: null or invalid RE2");
