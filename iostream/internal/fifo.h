@@ -42,7 +42,16 @@ class Fifo {
 
   template <typename... Args>
   T& emplace_back(Args&&... args) {
-    if (end_ == capacity_) Grow();
+    if (end_ == capacity_) {
+      // The first item's storage inline: a request/response stream's queue is made and emptied
+      // once per answer, and the general Grow saved six registers first (31 instructions).
+      if (items_ == nullptr) {
+        items_ = static_cast<T*>(PoolAllocate(kFirstCapacity * sizeof(T)));
+        capacity_ = kFirstCapacity;
+      } else {
+        Grow();
+      }
+    }
     T* item = new (&items_[end_]) T(std::forward<Args>(args)...);
     ++end_;
     return *item;
@@ -78,12 +87,7 @@ class Fifo {
   // after it (an answer written in two pieces) need two.
   static constexpr uint32_t kFirstCapacity = 2;
 
-  void Grow() {
-    if (items_ == nullptr) {
-      items_ = static_cast<T*>(PoolAllocate(kFirstCapacity * sizeof(T)));
-      capacity_ = kFirstCapacity;
-      return;
-    }
+  [[gnu::noinline]] void Grow() {
     const uint32_t live = end_ - head_;
     const uint32_t capacity = head_ >= capacity_ / 2 ? capacity_ : 2 * capacity_;
     T* items = capacity == capacity_ ? items_ : static_cast<T*>(PoolAllocate(capacity * sizeof(T)));
