@@ -180,12 +180,8 @@ void BaseIOStream::ReadUntil(absl::string_view delimiter, size_t max_bytes,
 Future<std::string> BaseIOStream::ReadUntilImpl(absl::string_view delimiter, size_t max_bytes,
                                                 ReadCallback&& callback) {
   absl::Status invalid;
-  if (delimiter.empty()) {
-    invalid = absl::InvalidArgumentError("ReadUntil: the delimiter is empty");
-  } else if (max_bytes != 0 && max_bytes < delimiter.size()) {
-    invalid = absl::InvalidArgumentError(
-        absl::StrCat("ReadUntil: max_bytes ", max_bytes, " is smaller than the delimiter (",
-                     delimiter.size(), " bytes)"));
+  if (delimiter.empty() || (max_bytes != 0 && max_bytes < delimiter.size())) [[unlikely]] {
+    invalid = InvalidReadUntil(delimiter, max_bytes);
   }
   if (absl::Status refused = CheckCanRead(std::move(invalid)); !refused.ok()) {
     return RefuseRead(std::move(refused), std::move(callback));
@@ -196,6 +192,13 @@ Future<std::string> BaseIOStream::ReadUntilImpl(absl::string_view delimiter, siz
   }
   read_.max_bytes = max_bytes;
   return StartRead(std::move(callback));
+}
+
+absl::Status BaseIOStream::InvalidReadUntil(absl::string_view delimiter, size_t max_bytes) {
+  if (delimiter.empty()) return absl::InvalidArgumentError("ReadUntil: the delimiter is empty");
+  return absl::InvalidArgumentError(absl::StrCat("ReadUntil: max_bytes ", max_bytes,
+                                                 " is smaller than the delimiter (",
+                                                 delimiter.size(), " bytes)"));
 }
 
 Future<std::string> BaseIOStream::ReadUntilClose() { return ReadUntilCloseImpl(nullptr, nullptr); }
@@ -401,10 +404,8 @@ void BaseIOStream::TryInlineRead() {
     pos = FindReadPos();
     if (pos.ok() && pos->has_value()) return FinishRead(**pos);
   }
-  if (!pos.ok()) {
-    internal::LogLine(LogSeverity::kInfo, absl::StrCat("Unsatisfiable read, closing connection: ",
-                                                       pos.status().message()));
-    Close(pos.status());
+  if (!pos.ok()) [[unlikely]] {
+    CloseOnUnsatisfiableRead(pos.status());
     // On a stream that was closed already, Close() did nothing: fail the read here.
     if (reading()) FailRead(StreamClosedError(pos.status()));
     return;
@@ -412,6 +413,12 @@ void BaseIOStream::TryInlineRead() {
   --inline_reads_;  // it did not finish inline
   if (HasReadableInput()) return DeferRead();
   WaitForFd();
+}
+
+void BaseIOStream::CloseOnUnsatisfiableRead(const absl::Status& status) {
+  internal::LogLine(LogSeverity::kInfo,
+                    absl::StrCat("Unsatisfiable read, closing connection: ", status.message()));
+  Close(status);
 }
 
 void BaseIOStream::WaitForFd() {
@@ -573,8 +580,6 @@ bool BaseIOStream::ReadToBuffer() {
   return true;
 }
 
-// The two ways ReadToBuffer closes the stream, out of line: their messages' temporaries gave
-// every read a 376-byte frame.
 void BaseIOStream::CloseOnReadError(absl::Status error) {
   if (!IsQuietError(error)) {
     if (handling_events_) {
@@ -805,15 +810,19 @@ void BaseIOStream::OnIterationEnd() {
 
 void BaseIOStream::HandleWrite() {
   absl::Status written = WriteBuffered();
-  if (!written.ok()) {
-    if (!IsQuietError(written)) {
-      internal::LogLine(LogSeverity::kWarning,
-                        absl::StrCat("Write error on fd ", fileno(), ": ", written.ToString()));
-    }
-    Close(std::move(written));
+  if (!written.ok()) [[unlikely]] {
+    CloseOnWriteError(std::move(written));
   } else if (end_of_stream_ && write_buffer_.empty()) {
     Close();  // the last answer to a peer that finished sending is out
   }
+}
+
+void BaseIOStream::CloseOnWriteError(absl::Status error) {
+  if (!IsQuietError(error)) {
+    internal::LogLine(LogSeverity::kWarning,
+                      absl::StrCat("Write error on fd ", fileno(), ": ", error.ToString()));
+  }
+  Close(std::move(error));
 }
 
 absl::Status BaseIOStream::WriteBuffered() {
@@ -909,11 +918,8 @@ void BaseIOStream::TryFinishAfterEvent() {
   if (!reading()) return;
   DeliverStreamingData();
   absl::StatusOr<std::optional<size_t>> pos = FindReadPos();
-  if (!pos.ok()) {
-    internal::LogLine(LogSeverity::kInfo, absl::StrCat("Unsatisfiable read, closing connection: ",
-                                                       pos.status().message()));
-    return Close(pos.status());
-  }
+  if (!pos.ok()) [[unlikely]]
+    return CloseOnUnsatisfiableRead(pos.status());
   if (pos->has_value()) return FinishRead(**pos);
   if (HasReadableInput()) return DeferRead();
   read_buffer_.ShrinkToFit();

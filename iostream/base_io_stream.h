@@ -345,6 +345,9 @@ class BaseIOStream : private internal::FdHandler {
   // by value, each step moved it and destroyed the moved-from one, two indirect calls a line.
   Future<std::string> ReadUntilImpl(absl::string_view delimiter, size_t max_bytes,
                                     ReadCallback&& callback);
+  // Why ReadUntil refuses these arguments. Out of line and cold, as the errors below.
+  [[gnu::cold, gnu::noinline]] static absl::Status InvalidReadUntil(absl::string_view delimiter,
+                                                                    size_t max_bytes);
   static absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(absl::string_view pattern);
   // `bytes` in double quotes, escaped as C would: for error messages.
   static std::string Quote(absl::string_view bytes);
@@ -390,8 +393,13 @@ class BaseIOStream : private internal::FdHandler {
   void ReadToBufferLoop();
   // One read system call; false if it read nothing (would block, end of stream, or error).
   bool ReadToBuffer();
+  // The ways a read or write closes the stream on an error, out of line and cold: their
+  // messages' temporaries gave the functions that call them large frames and stack checks,
+  // which every line paid.
   [[gnu::cold, gnu::noinline]] void CloseOnReadError(absl::Status error);
   [[gnu::cold, gnu::noinline]] void CloseOnFullReadBuffer();
+  [[gnu::cold, gnu::noinline]] void CloseOnUnsatisfiableRead(const absl::Status& status);
+  [[gnu::cold, gnu::noinline]] void CloseOnWriteError(absl::Status error);
   // How many buffered bytes complete the pending read, nullopt if not enough yet, or
   // UnsatisfiableReadError. Inline for a delimiter read on an empty buffer (a request/response
   // stream's next read, before its data): a call and a status for nothing cost 65 instructions.
