@@ -105,8 +105,7 @@ class State {
   ~State() {
     while (more_ != nullptr) delete PopMore();
     if (log_if_unretrieved_ && has_result_ && !ResultStatus().ok() && !retrieved_) {
-      internal::LogLine(LogSeverity::kError, absl::StrCat("a Task failed and nobody awaited it: ",
-                                                          ResultStatus().ToString()));
+      LogUnretrievedFailure();
     }
     if (has_result_) result_.~Result();
   }
@@ -186,6 +185,12 @@ class State {
 
  private:
   [[gnu::noinline]] void Destroy() { delete this; }
+  // Out of line and cold: the message's temporaries gave the destructor, which runs once per
+  // read a coroutine waited for, a frame and a stack check.
+  [[gnu::noinline, gnu::cold]] void LogUnretrievedFailure() const {
+    internal::LogLine(LogSeverity::kError, absl::StrCat("a Task failed and nobody awaited it: ",
+                                                        ResultStatus().ToString()));
+  }
 
   // A continuation after the first waiter: a done callback, or another waiter.
   struct Continuation {
