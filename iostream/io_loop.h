@@ -23,6 +23,7 @@
 
 #include "iostream/internal/cxx20.h"  // first: a pre-C++20 build stops here
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -143,8 +144,9 @@ class IOLoop {
   // unless CancelIterationEnd(slot) comes first with the slot this returns. No allocation and no
   // liveness check per call: a pipelined line server asks once per stream and iteration.
   uint32_t CallAtIterationEnd(internal::FdHandler& handler) {
-    if (iteration_end_size_ == iteration_end_.size()) [[unlikely]]
+    if (iteration_end_size_ == iteration_end_.size()) [[unlikely]] {
       GrowIterationEnd();
+    }
     iteration_end_[iteration_end_size_] = &handler;
     return static_cast<uint32_t>(iteration_end_size_++);
   }
