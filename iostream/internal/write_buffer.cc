@@ -79,7 +79,7 @@ void WriteBuffer::Adopt(std::string&& data) {
   chunks_.emplace_back(std::move(data));
 }
 
-int WriteBuffer::Peek(iovec* iov, int max) const {
+int WriteBuffer::PeekSlow(iovec* iov, int max) const {
   int count = 0;
   size_t offset = first_offset_;
   for (auto it = chunks_.begin(); it != chunks_.end() && count < max; ++it, ++count) {

@@ -57,8 +57,15 @@ class WriteBuffer {
     KeepSmallSpareString(std::move(data));
   }
 
-  // Fills up to `max` iovecs with the front of the buffer; returns how many it filled.
-  int Peek(iovec* iov, int max) const;
+  // Fills up to `max` iovecs with the front of the buffer; returns how many it filled. One
+  // chunk inline: a request/response stream's answer is one, flushed once per line.
+  int Peek(iovec* iov, int max) const {
+    if (chunks_.size() != 1 || max < 1) return PeekSlow(iov, max);
+    const std::string& only = chunks_.front();
+    iov[0].iov_base = const_cast<char*>(only.data() + first_offset_);
+    iov[0].iov_len = Length(only) - first_offset_;
+    return 1;
+  }
 
   // Drops the first n bytes (n <= size()).
   void Advance(size_t n);
@@ -76,6 +83,7 @@ class WriteBuffer {
   size_t Length(const std::string& chunk) const {
     return last_coalesces_ && &chunk == &chunks_.back() ? tail_used_ : chunk.size();
   }
+  int PeekSlow(iovec* iov, int max) const;
   void AppendSlow(absl::string_view data);
   void Adopt(std::string&& data);
   // Ends the coalescing chunk at the back: from now on its size is its length.
