@@ -20,8 +20,9 @@ duration=${DURATION:-3}
 work=$root/build/instructions
 # The harness's copy that tools/peers.sh makes too (its load generator and raw server).
 harness=$root/build/peers
-mkdir -p "$work" "$harness"
-(cd "$peers_src" && tar --exclude=./build -cf - .) | (cd "$harness" && tar -xf -)
+mkdir -p "$work"
+source tools/peer_harness.sh
+copy_peer_harness "$peers_src" "$harness"
 make -s -C "$harness" build/loadgen build/raw_epoll_server
 loadgen=$harness/build/loadgen
 
@@ -70,14 +71,9 @@ count() {  # kind (raw|gust), binary, mode, connections, in flight, size
   echo $((total / ops))
 }
 
-# name | mode | connections | in flight per connection | size: the harness's scenarios.
-scenarios=(
-  "echo-1c-64KiB|echo|1|4|65536"
-  "echo-100c-4KiB|echo|100|4|4096"
-  "lines-1c-p1|lines|1|1|64"
-  "lines-100c-p1|lines|100|1|64"
-  "lines-100c-p16|lines|100|16|64"
-)
+# The harness's echo and line scenarios (name|mode|connections|in flight|size); not churn, whose
+# load generator runs a count of cycles rather than a duration.
+mapfile -t scenarios < <(peer_scenarios "$harness" | grep -E '^[^|]*\|(echo|lines)\|')
 echo "Server instructions per operation (callgrind; gust on $poller: its loop's own)"
 echo
 if [[ -n ${BASE:-} ]]; then

@@ -17,9 +17,8 @@ peers_src=${PEERS_DIR:-$root/../shared/peers}
 tools/install_deps.sh make libevent-dev libboost-dev libuv1-dev python3-matplotlib
 
 work=$root/build/peers
-mkdir -p "$work"
-# A copy, so the harness builds into our build/ and the shared one stays as it is.
-(cd "$peers_src" && tar --exclude=./build -cf - .) | (cd "$work" && tar -xf -)
+source tools/peer_harness.sh
+copy_peer_harness "$peers_src" "$work"
 for backend in epoll poll select io_uring; do
   bazel build -c opt --//backends:poller=$backend //examples:echo_server //examples:line_server
   mkdir -p "$work/build/gust-$backend"
@@ -36,7 +35,7 @@ mkdir -p "$out"
 # One scenario at a time: the harness runs every peer of a repetition back to back, so that the
 # runs the report pairs (a peer's and raw epoll's of the same repetition) are seconds apart, not
 # minutes (this machine's speed drifts by tens of percent within minutes).
-for scenario in ${SCENARIOS:-echo-1c-64KiB echo-100c-4KiB lines-1c-p1 lines-100c-p1 lines-100c-p16 churn-1000}; do
+for scenario in ${SCENARIOS:-$(peer_scenarios "$work" | cut -d'|' -f1)}; do
   SCENARIOS=$scenario PEERS_FILE=build/peers-gust.conf OUT=$out/$scenario "$work/run_peers.sh" >/dev/null
   cat "$out/$scenario/raw.txt" >>"$out/raw.txt"
 done
