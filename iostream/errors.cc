@@ -123,6 +123,10 @@ absl::Status ErrnoError(int error_number, absl::string_view what) {
   return status;
 }
 
+absl::Status FdCallError(int error_number, absl::string_view call, int fd) {
+  return ErrnoError(error_number, absl::StrCat(call, " fd ", fd));
+}
+
 int ErrnoOf(const absl::Status& status) {
   if (IsStreamClosedError(status)) return ErrnoOf(RealError(status));
   auto payload = status.GetPayload(kErrnoUrl);

@@ -47,6 +47,11 @@ absl::Status RealError(const absl::Status& status);
 // A status for the system error `error_number` in the operation `what` (absl::ErrnoToStatus,
 // plus the errno itself, which ErrnoOf() returns).
 absl::Status ErrnoError(int error_number, absl::string_view what);
+// ErrnoError for a system call a stream made on its fd: "`call` fd `fd`" ("send on fd 7", "read
+// on pipe fd 3"). Out of line and cold: built inline, the message's temporaries gave every read
+// and write a stream makes a large frame and a stack check.
+[[gnu::cold, gnu::noinline]] absl::Status FdCallError(int error_number, absl::string_view call,
+                                                      int fd);
 
 // The errno an error from ErrnoError() carries (looking through a StreamClosedError to its real
 // error), or 0.

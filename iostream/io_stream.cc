@@ -139,12 +139,6 @@ void IOStream::Connect(const SocketAddress& address, ConnectCallback callback,
 
 namespace {
 
-// The error of a failed `call` on `fd`. Out of line and cold: its message's temporaries gave
-// every send and receive a 232-byte frame and a stack check.
-[[gnu::cold, gnu::noinline]] absl::Status CallError(int error, absl::string_view call, int fd) {
-  return ErrnoError(error, absl::StrCat(call, " on fd ", fd));
-}
-
 // What ReadFromFd returns for a read call (`read`: recv or readv), retried on EINTR.
 template <typename Read>
 absl::StatusOr<std::optional<size_t>> RetryingRead(int fd, absl::string_view call, Read read) {
@@ -153,7 +147,7 @@ absl::StatusOr<std::optional<size_t>> RetryingRead(int fd, absl::string_view cal
     if (n >= 0) return std::optional<size_t>(static_cast<size_t>(n));
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<size_t>();
-    return CallError(errno, call, fd);
+    return FdCallError(errno, call, fd);
   }
 }
 
@@ -225,18 +219,18 @@ absl::StatusOr<size_t> IOStream::WriteToFd(absl::Span<const iovec> data) {
     if (n >= 0) return static_cast<size_t>(n);
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    return CallError(errno, "send", fd_);
+    return FdCallError(errno, "send on", fd_);
   }
 }
 
 absl::StatusOr<std::optional<size_t>> IOStream::ReadFromFd(absl::Span<char> buffer) {
-  return RetryingRead(fd_, "recv", [&] { return recv(fd_, buffer.data(), buffer.size(), 0); });
+  return RetryingRead(fd_, "recv on", [&] { return recv(fd_, buffer.data(), buffer.size(), 0); });
 }
 
 absl::StatusOr<std::optional<size_t>> IOStream::ReadFromFdScattered(absl::Span<char> first,
                                                                     absl::Span<char> second) {
   iovec iov[2] = {{first.data(), first.size()}, {second.data(), second.size()}};
-  return RetryingRead(fd_, "readv", [&] { return readv(fd_, iov, 2); });
+  return RetryingRead(fd_, "readv on", [&] { return readv(fd_, iov, 2); });
 }
 
 absl::Status IOStream::GetFdError() {

@@ -45,7 +45,7 @@ absl::StatusOr<size_t> PipeIOStream::WriteToFd(absl::Span<const iovec> data) {
     if (n >= 0) return static_cast<size_t>(n);
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    return ErrnoError(errno, absl::StrCat("write on pipe fd ", fd_));
+    return FdCallError(errno, "write on pipe", fd_);
   }
 }
 
@@ -61,7 +61,7 @@ absl::StatusOr<std::optional<size_t>> PipeIOStream::ReadFromFd(absl::Span<char> 
       if (write_only_) return ErrnoError(EPIPE, absl::StrCat("pipe fd ", fd_, ": the reader closed"));
       return std::optional<size_t>(0);
     }
-    return ErrnoError(errno, absl::StrCat("read on pipe fd ", fd_));
+    return FdCallError(errno, "read on pipe", fd_);
   }
 }
 
