@@ -8,6 +8,11 @@ over the repetitions, of a run against the baseline's run of the same repetition
 speed drifts by tens of percent within minutes, and runs of one repetition are the ones closest
 in time (tools/peers.sh runs every peer of a scenario before the next scenario). With --plot, a
 PNG of the throughput ratios, one group of bars per scenario and one bar per peer.
+
+Then, for each gust peer, the same pairing against the other libraries (--rivals, by default
+libuv-epoll and asio-epoll): in how many repetitions it was ahead of each on throughput, and in
+how many its p99 was at or under the best of theirs. A median ratio a few percent either side of
+1 says little on a machine this noisy; a count of 5 of 5 or 0 of 5 says which side it is on.
 """
 
 import argparse
@@ -55,12 +60,51 @@ def paired_ratios(rows, base_rows):
             statistics.median(cpu_us(r) / cpu_us(b) for r, b in pairs))
 
 
+def rival_counts(rows, rival_rows):
+    """Per rival: (runs where `rows` had more throughput, runs paired); and (runs where its p99 was
+    at or under every rival's, runs paired with all of them)."""
+    by_rep = [{r.get("rep"): r for r in rows_of} for rows_of in rival_rows]
+    ahead = []
+    for rival in by_rep:
+        pairs = [(r, rival[r.get("rep")]) for r in rows if r.get("rep") in rival]
+        ahead.append((sum(throughput(r) > throughput(b) for r, b in pairs), len(pairs)))
+    full = [r for r in rows if all(r.get("rep") in rival for rival in by_rep)]
+    p99_best = sum(
+        float(r["p99_us"]) <= min(float(rival[r.get("rep")]["p99_us"]) for rival in by_rep)
+        for r in full)
+    return ahead, (p99_best, len(full))
+
+
+def print_rivals(peers, scenarios, runs, rivals):
+    rivals = [p for p in rivals if p in peers]
+    if not rivals:
+        return
+    gusts = [p for p in peers if p.startswith("gust-")]
+    print(f"\nEach gust peer against {', '.join(rivals)}, run by run of one repetition: in how "
+          "many runs it was ahead of each on throughput, and (p99) in how many its p99 was at or "
+          "under the best of theirs\n")
+    print("| scenario | " + " | ".join(gusts) + " |")
+    print("|---|" + "---|" * len(gusts))
+    for s in scenarios:
+        cells = []
+        for p in gusts:
+            if (p, s) not in runs or any((r, s) not in runs for r in rivals):
+                cells.append("")
+                continue
+            ahead, (best, n) = rival_counts(runs[(p, s)], [runs[(r, s)] for r in rivals])
+            parts = [f"{r.split('-')[0]} {k}/{m}" for r, (k, m) in zip(rivals, ahead)]
+            cells.append(", ".join(parts) + f", p99 {best}/{n}")
+        print(f"| {s} | " + " | ".join(cells) + " |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("raw")
     parser.add_argument("--baseline", default="raw-epoll")
     parser.add_argument("--plot")
     parser.add_argument("--title", default="")
+    parser.add_argument("--rivals", default="libuv-epoll asio-epoll",
+                        help="peers each gust peer is counted against, space-separated")
     args = parser.parse_args()
     peers, scenarios, runs, medians = parse(args.raw)
     base = args.baseline
@@ -83,6 +127,7 @@ def main():
             fairness = "" if fair is None else f", fair {fair:.2f}"
             cells.append(f"{t:,.0f} ({t_ratio:.2f}x, CPU {cpu_ratio:.2f}x, p99 {p99:,.0f} us{fairness})")
         print(f"| {s} | " + " | ".join(cells) + " |")
+    print_rivals(peers, scenarios, runs, args.rivals.split())
     if args.plot:
         import matplotlib
         matplotlib.use("Agg")
