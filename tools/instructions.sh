@@ -4,7 +4,8 @@
 # On this kind of shared machine wall-clock figures drift by tens of percent within minutes;
 # instruction counts do not, so a change to the hot path is measured here first. gust's count is
 # its loop's own (IOLoop::Start and all below it, start-up excluded); the raw server's is its
-# whole run.
+# whole run. Churn's operation is a cycle (connect, one line and its answer, close), CHURN_COUNT
+# of them [2000].
 #   tools/instructions.sh                        # this checkout (epoll) against raw epoll
 #   BASE=c3be846 tools/instructions.sh           # and that revision, built beside it
 #   SCENARIOS="lines-100c-p16" DURATION=5 POLLER=poll tools/instructions.sh
@@ -52,13 +53,20 @@ count() {  # kind (raw|gust), binary, mode, connections, in flight, size
   port=$((20000 + RANDOM % 20000))
   while port_open "$port"; do port=$((port + 1)); done
   out=$work/callgrind.out
+  local server_mode=$mode
+  [[ $mode == churn ]] && server_mode=lines  # a churn cycle sends one line
   local -a cmd=("$binary" "--port=$port")
-  [[ $kind == raw ]] && cmd=("$binary" "$port" "$mode")
+  [[ $kind == raw ]] && cmd=("$binary" "$port" "$server_mode")
+  local -a load=(--mode "$mode" --conns "$conns" --size "$size" --pipeline "$pipe")
+  if [[ $mode == churn ]]; then
+    load+=(--count "${CHURN_COUNT:-2000}" --duration 300)  # cycles, and a bound on their time
+  else
+    load+=(--duration "$duration" --warmup 0)
+  fi
   valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 200); do port_open "$port" && break; sleep 0.05; done
-  ops=$(taskset -c 1 "$loadgen" --port "$port" --mode "$mode" --conns "$conns" --size "$size" \
-    --pipeline "$pipe" --duration "$duration" --warmup 0 | tr ' ' '\n' |
+  ops=$(taskset -c 1 "$loadgen" --port "$port" "${load[@]}" | tr ' ' '\n' |
     sed -n 's/^total_requests=//p')
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true
@@ -71,9 +79,8 @@ count() {  # kind (raw|gust), binary, mode, connections, in flight, size
   echo $((total / ops))
 }
 
-# The harness's echo and line scenarios (name|mode|connections|in flight|size); not churn, whose
-# load generator runs a count of cycles rather than a duration.
-mapfile -t scenarios < <(peer_scenarios "$harness" | grep -E '^[^|]*\|(echo|lines)\|')
+# The harness's scenarios (name|mode|connections|in flight|size).
+mapfile -t scenarios < <(peer_scenarios "$harness" | grep -E '^[^|]*\|(echo|lines|churn)\|')
 echo "Server instructions per operation (callgrind; gust on $poller: its loop's own)"
 echo
 if [[ -n ${BASE:-} ]]; then
@@ -87,7 +94,7 @@ for spec in "${scenarios[@]}"; do
   IFS='|' read -r name mode conns pipe size <<<"$spec"
   [[ -z ${SCENARIOS:-} || " $SCENARIOS " == *" $name "* ]] || continue
   server=echo_server
-  [[ $mode == lines ]] && server=line_server
+  [[ $mode == lines || $mode == churn ]] && server=line_server
   raw=$(count raw "$harness/build/raw_epoll_server" "$mode" "$conns" "$pipe" "$size")
   current=$(count gust "$work/current/$server" "$mode" "$conns" "$pipe" "$size")
   if [[ -n ${BASE:-} ]]; then
