@@ -592,11 +592,10 @@ void BaseIOStream::CloseOnReadError(absl::Status error) {
 }
 
 void BaseIOStream::CloseOnFullReadBuffer() {
-  internal::LogLine(LogSeverity::kError,
-                    absl::StrCat("Reached maximum read buffer size (", max_buffer_size_,
-                                 " bytes) on fd ", fileno()));
-  const absl::Status full = StreamBufferFullError(
-      absl::StrCat("Reached maximum read buffer size (", max_buffer_size_, " bytes)"));
+  const std::string message =
+      absl::StrCat("Reached maximum read buffer size (", max_buffer_size_, " bytes)");
+  internal::LogLine(LogSeverity::kError, absl::StrCat(message, " on fd ", fileno()));
+  const absl::Status full = StreamBufferFullError(message);
   // Close() would resolve a ReadUntilClose with what fits: fail it instead (no silent
   // truncation); the data stays readable.
   if (read_.kind == ReadKind::kUntilClose) FailRead(StreamClosedError(full));
@@ -918,8 +917,9 @@ void BaseIOStream::TryFinishAfterEvent() {
   if (!reading()) return;
   DeliverStreamingData();
   absl::StatusOr<std::optional<size_t>> pos = FindReadPos();
-  if (!pos.ok()) [[unlikely]]
+  if (!pos.ok()) [[unlikely]] {
     return CloseOnUnsatisfiableRead(pos.status());
+  }
   if (pos->has_value()) return FinishRead(**pos);
   if (HasReadableInput()) return DeferRead();
   read_buffer_.ShrinkToFit();

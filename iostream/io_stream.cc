@@ -238,7 +238,7 @@ absl::Status IOStream::GetFdError() {
   socklen_t size = sizeof(error);
   if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
   if (error == 0) return absl::OkStatus();
-  return ErrnoError(error, absl::StrCat("socket fd ", fd_));
+  return FdCallError(error, "socket", fd_);
 }
 
 }  // namespace gust
