@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "conformance/stream_fixture.h"
 #include "gtest/gtest.h"
@@ -545,6 +547,31 @@ TEST_P(ReadWriteTest, B042_CloseWhileReadingFailsTheRead) {
   s.writer->Write("short");
   s.writer->Close();
   EXPECT_TRUE(IsStreamClosedError(Await(read).status()));
+}
+
+// B042: the error a clean close gives is a bare StreamClosedError (no real error, no errno), the
+// same every time: a caller that alters its copy does not alter the next stream's.
+TEST_P(ReadWriteTest, B042_ACleanCloseFailsReadsWithABareStreamClosedError) {
+  absl::Status first;
+  for (int i = 0; i < 2; ++i) {
+    StreamPair s = MakePair();
+    Future<std::string> read = s.reader->ReadUntil("\n");
+    s.writer->Close();
+    absl::Status closed = Await(read).status();
+    EXPECT_TRUE(IsStreamClosedError(closed)) << closed;
+    EXPECT_EQ(closed.code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(closed.message(), "Stream is closed");
+    EXPECT_TRUE(RealError(closed).ok()) << RealError(closed);
+    EXPECT_EQ(ErrnoOf(closed), 0);
+    EXPECT_FALSE(closed.GetPayload("test.gust/mark").has_value());
+    if (i == 0) {
+      first = closed;
+      closed.SetPayload("test.gust/mark", absl::Cord("altered"));
+      EXPECT_TRUE(closed.GetPayload("test.gust/mark").has_value());
+    } else {
+      EXPECT_EQ(closed, first);
+    }
+  }
 }
 
 // B043
