@@ -1,4 +1,5 @@
-// The epoll backend: level-triggered, one epoll_ctl per registration change, O(ready) per wait.
+// The epoll backend: level-triggered unless a registration asks for edges (kPollEdgeTriggered),
+// one epoll_ctl per registration change, O(ready) per wait.
 
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -18,12 +19,14 @@ uint32_t ToEpoll(uint32_t events) {
   uint32_t out = 0;
   if (events & kPollRead) out |= EPOLLIN | EPOLLRDHUP;
   if (events & kPollWrite) out |= EPOLLOUT;
+  if (events & kPollEdgeTriggered) out |= EPOLLET;
   return out;
 }
 
 uint32_t FromEpoll(uint32_t events) {
   uint32_t out = 0;
   if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP)) out |= kPollRead;
+  if (events & EPOLLRDHUP) out |= kPollPeerClosed;
   if (events & EPOLLOUT) out |= kPollWrite;
   if (events & (EPOLLERR | EPOLLHUP)) out |= kPollError;
   return out;

@@ -23,6 +23,7 @@ inline unsigned ToPollMask(uint32_t events) {
 inline uint32_t FromPollMask(unsigned revents) {
   uint32_t out = 0;
   if (revents & (POLLIN | POLLPRI | POLLRDHUP)) out |= kPollRead;
+  if (revents & POLLRDHUP) out |= kPollPeerClosed;
   if (revents & POLLOUT) out |= kPollWrite;
   if (revents & (POLLERR | POLLHUP | POLLNVAL)) out |= kPollError;
   return out;

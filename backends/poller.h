@@ -31,6 +31,17 @@ enum PollEvents : uint32_t {
   // Error or hang-up. Always reported when it happens, whether or not it was asked for, as
   // epoll does; backends that cannot see it separately (select) report the fd readable instead.
   kPollError = 1 << 2,
+  // Not readiness but a request, for Add and Modify: the caller does not need an fd reported
+  // again while it stays ready (it reads until a read comes back short, and remembers itself
+  // what it left unread), so a backend may report it only when its readiness changes (epoll:
+  // EPOLLET). That spares the kernel a second look at every reported fd at the next wait, which
+  // level-triggered epoll takes. Never reported; poll, select and io_uring ignore it and report
+  // levels, which such a caller handles as well.
+  kPollEdgeTriggered = 1 << 3,
+  // Reported with kPollRead when the peer has closed its sending side (a socket's EPOLLRDHUP or
+  // POLLRDHUP), by the backends that can tell (not select). A caller that asked for edges needs
+  // it: what is left to read then ends with the end of the stream, and no later edge says so.
+  kPollPeerClosed = 1 << 4,
 };
 
 struct PollEvent {

@@ -382,6 +382,25 @@ TEST_F(IOLoopTest, PeerCloseIsReportedToAReadHandler) {
   EXPECT_TRUE(seen & (IOLoop::kRead | IOLoop::kError));
 }
 
+// A half-close is readable, and a handler sees only the documented bits: the poller's
+// peer-closed bit (which epoll and poll report for streams) stays inside the loop.
+TEST_F(IOLoopTest, AHalfCloseIsReportedAsReadableWithTheDocumentedBitsOnly) {
+  SocketPair pair;
+  uint32_t seen = 0;
+  ASSERT_TRUE(loop()
+                  .AddHandler(pair.fds[0], IOLoop::kRead,
+                              [&](int fd, uint32_t events) {
+                                seen = events;
+                                EXPECT_TRUE(loop().RemoveHandler(fd).ok());
+                                loop().Stop();
+                              })
+                  .ok());
+  ASSERT_EQ(shutdown(pair.fds[1], SHUT_WR), 0);
+  ASSERT_TRUE(loop().Start().ok());
+  EXPECT_TRUE(seen & IOLoop::kRead);
+  EXPECT_EQ(seen & ~(IOLoop::kRead | IOLoop::kWrite | IOLoop::kError), 0u) << seen;
+}
+
 TEST_F(IOLoopTest, HandlerMayRemoveAndCloseItselfAndTheOtherReadyHandler) {
   // Both fds are ready in the same iteration. Whichever handler runs first removes both
   // handlers and closes both fds: the other must not run, and nothing may be used after free.

@@ -754,6 +754,32 @@ TEST_P(ReadWriteTest, B058_ChunkSizeIsClampedToHalfTheBufferLimit) {
   EXPECT_TRUE(Await(beyond).ok());
 }
 
+// A read pass takes at most 16 chunks; what it leaves on the fd is read from the loop, not left
+// to the poller, which (edge-triggered epoll) reports an fd again only once more arrives. Here
+// nothing more arrives: 48 KiB wait in the kernel (a pipe holds 64 KiB) and a pass takes 16 KiB.
+TEST_P(ReadWriteTest, AReadLongerThanOnePassFinishesWithNothingMoreArriving) {
+  BaseIOStream::Options options;
+  options.read_chunk_size = 1024;
+  const std::string data = std::string(48 * 1024 - 2, 'p') + "\r\n";
+  for (bool read_first : {true, false}) {
+    for (bool until : {false, true}) {
+      SCOPED_TRACE(absl::StrCat(read_first ? "read pending before the data" : "data first",
+                                until ? ", ReadUntil" : ", ReadBytes"));
+      StreamPair s = MakePair(options);
+      Future<std::string> read;
+      if (read_first) read = until ? s.reader->ReadUntil("\r\n") : s.reader->ReadBytes(data.size());
+      ASSERT_TRUE(Await(s.writer->Write(data)).ok());
+      if (!read_first) {
+        RunFor(absl::Milliseconds(10));  // the data is in the kernel, its event seen
+        read = until ? s.reader->ReadUntil("\r\n") : s.reader->ReadBytes(data.size());
+      }
+      absl::StatusOr<std::string> got = Await(read);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(*got, data);
+    }
+  }
+}
+
 // B060 (deliberate difference: error() is StreamBufferFullError, however the overflow is found).
 TEST_P(ReadWriteTest, B060_ReadBufferOverflow) {
   for (bool inline_read : {false, true}) {

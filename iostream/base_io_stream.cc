@@ -411,7 +411,7 @@ void BaseIOStream::TryInlineRead() {
     return;
   }
   --inline_reads_;  // it did not finish inline
-  if (HasReadableInput()) return DeferRead();
+  if (InputLeftUnread()) return DeferRead();
   WaitForFd();
 }
 
@@ -540,7 +540,8 @@ bool BaseIOStream::ReadToBuffer() {
   absl::StatusOr<std::optional<size_t>> result =
       overflow.empty() ? ReadFromFd(target) : ReadFromFdScattered(target, overflow);
   // Drained: the read left room in its buffers, or found nothing (EAGAIN).
-  fd_drained_ = result.ok() && (!result->has_value() || **result < target.size() + overflow.size());
+  fd_drained_ = result.ok() && (!result->has_value() ||
+                                (**result < target.size() + overflow.size() && !peer_closed_));
   drained_iteration_ = loop_.iteration();
   if (into_spare && !(result.ok() && result->has_value() && **result > 0)) {
     internal::KeepSpareString(std::move(read_.direct));  // nothing came: it stays spare
@@ -869,6 +870,7 @@ bool BaseIOStream::WatchingForClose() const {
 
 void BaseIOStream::OnFdEvents(int fd, uint32_t events) {
   if (closed_) return;
+  if (events & (IOLoop::kPeerClosed | IOLoop::kError)) peer_closed_ = true;
   handling_events_ = true;
   if (!connecting_) {
     const uint32_t cross = CrossWaits();
@@ -921,7 +923,7 @@ void BaseIOStream::TryFinishAfterEvent() {
     return CloseOnUnsatisfiableRead(pos.status());
   }
   if (pos->has_value()) return FinishRead(**pos);
-  if (HasReadableInput()) return DeferRead();
+  if (InputLeftUnread()) return DeferRead();
   read_buffer_.ShrinkToFit();
 }
 
@@ -959,10 +961,11 @@ void BaseIOStream::SetInterest(uint32_t events) {
     if (registered_fd_ >= 0) status = loop_.RemoveHandler(registered_fd_);
     registered_fd_ = -1;
   } else if (registered_fd_ < 0) {
-    status = loop_.AddHandler(fileno(), events, static_cast<internal::FdHandler&>(*this));
+    status = loop_.AddHandler(fileno(), events | EdgeTriggered(),
+                              static_cast<internal::FdHandler&>(*this));
     if (status.ok()) registered_fd_ = fileno();
   } else {
-    status = loop_.UpdateHandler(registered_fd_, events);
+    status = loop_.UpdateHandler(registered_fd_, events | EdgeTriggered());
   }
   interest_ = status.ok() ? static_cast<uint8_t>(events) : 0;
   // The loop cannot watch this fd (select past FD_SETSIZE, say): the stream cannot work. Said

@@ -269,6 +269,13 @@ class BaseIOStream : private internal::FdHandler {
   // loop instead of waiting for the fd.
   virtual bool HasReadableInput() const { return false; }
 
+  // True if a ReadFromFd that returns fewer bytes than asked has taken all the fd held (a
+  // socket's or a pipe's read has): the poller then need only report new input, and may do so
+  // edge-triggered, which saves the kernel a second look at every ready fd per wait. False by
+  // default and for SSLIOStream, whose reads stop at the end of a TLS record with more possibly
+  // behind it on the socket: a level-triggered poller reports those.
+  virtual bool ReadsDrainTheFd() const { return false; }
+
   // Readiness one direction waits for on behalf of the other, as a TLS library asks: kWrite if
   // the last ReadFromFd needs the fd writable first (it has bytes of its own to send), kRead if
   // the last WriteToFd needs it readable. The stream watches for it while that direction has
@@ -389,6 +396,14 @@ class BaseIOStream : private internal::FdHandler {
   // Makes the pending read wait for the loop's next iteration (fairness, or input the poller
   // cannot see); until then, readiness of the fd is left alone.
   void DeferRead();
+  // Whether input is there that the poller will not report: decrypted bytes in a TLS library,
+  // or what a read pass of this iteration left on the fd (it stopped at its chunk limit without
+  // draining it), which an edge-triggered poller reports only once more arrives.
+  bool InputLeftUnread() const {
+    return HasReadableInput() || (!fd_drained_ && drained_iteration_ == loop_.iteration());
+  }
+  // The poller registration's edge-triggered bit, for a stream whose short reads drain its fd.
+  uint32_t EdgeTriggered() const { return ReadsDrainTheFd() ? IOLoop::kEdgeTriggered : 0; }
   // Reads from the fd as much as the pending read needs (Tornado: _read_to_buffer_loop).
   void ReadToBufferLoop();
   // One read system call; false if it read nothing (would block, end of stream, or error).
@@ -516,6 +531,9 @@ class BaseIOStream : private internal::FdHandler {
   // The last ReadFromFd left room in its buffer or found nothing, in loop iteration
   // drained_iteration_: until the next wait, reading the fd again would only get EAGAIN.
   bool fd_drained_ = false;
+  // The poller said the peer closed its side (or the fd has an error): a short read no longer
+  // means drained, since the end of the stream behind it gets no event of its own.
+  bool peer_closed_ = false;
   bool unwanted_event_seen_ = false;  // readiness came with no read pending (see OnFdEvents)
   uint64_t drained_iteration_ = 0;
 

@@ -164,12 +164,19 @@ class IOLoop {
   // AddHandler for an object that outlives its registration (a stream): the loop keeps a pointer
   // to it and allocates nothing.
   absl::Status AddHandler(int fd, uint32_t events, internal::FdHandler& handler);
+  // With kRead/kWrite, for a stream whose short reads drain its fd: readiness may be reported
+  // only when it changes (see kPollEdgeTriggered).
+  static constexpr uint32_t kEdgeTriggered = kPollEdgeTriggered;
+  // Reported to streams (not to Handlers) with kRead: the peer closed its sending side.
+  static constexpr uint32_t kPeerClosed = kPollPeerClosed;
 
   // A Handler lives in its own block, so that it stays in place while it runs even if it
   // removes itself or the slot table grows.
   struct CallbackHandler final : internal::FdHandler {
     explicit CallbackHandler(Handler handler) : callback(std::move(handler)) {}
-    void OnFdEvents(int fd, uint32_t events) override { callback(fd, events); }
+    void OnFdEvents(int fd, uint32_t events) override {
+      callback(fd, events & (kRead | kWrite | kError));  // the documented bits only
+    }
     Handler callback;
   };
   struct HandlerSlot {

@@ -86,6 +86,9 @@ class IOStream : public BaseIOStream {
   absl::StatusOr<std::optional<size_t>> ReadFromFdScattered(absl::Span<char> first,
                                                             absl::Span<char> second) override;
   absl::Status GetFdError() override;
+  // True: a stream socket's short read has taken all it held. A subclass whose ReadFromFd
+  // reads otherwise must say whether that still holds (SSLIOStream's does not).
+  bool ReadsDrainTheFd() const override { return true; }
   void HandleConnect() override;
   void FailPendingOperations(const absl::Status& closed_error) override;
 

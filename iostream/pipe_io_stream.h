@@ -31,6 +31,7 @@ class PipeIOStream : public BaseIOStream {
   absl::StatusOr<size_t> WriteToFd(absl::Span<const iovec> data) override;
   absl::StatusOr<std::optional<size_t>> ReadFromFd(absl::Span<char> buffer) override;
   absl::Status GetFdError() override { return absl::OkStatus(); }
+  bool ReadsDrainTheFd() const override { return true; }  // a pipe's short read empties it
 
  private:
   int fd_;

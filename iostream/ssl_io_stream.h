@@ -81,6 +81,8 @@ class SSLIOStream : public IOStream {
   absl::StatusOr<std::optional<size_t>> ReadFromFdScattered(absl::Span<char> first,
                                                             absl::Span<char> second) override;
   bool HasReadableInput() const override;
+  // False: a read ends with a TLS record, and more records may wait on the socket.
+  bool ReadsDrainTheFd() const override { return false; }
   uint32_t CrossWaits() const override;
   void HandleConnect() override;
   void FailPendingOperations(const absl::Status& closed_error) override;
