@@ -313,11 +313,6 @@ Future<std::string> BaseIOStream::StartRead(ReadCallback&& callback) {
   return read_.promise.emplace(loop_.queue_).future();
 }
 
-size_t BaseIOStream::Available() const {
-  return read_buffer_.size() + (read_.kind == ReadKind::kInto ? read_.rare->into_filled : 0) +
-         read_.direct_filled;
-}
-
 absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPosInBuffer() {
   const size_t size = read_buffer_.size();
   switch (read_.kind) {
@@ -329,13 +324,8 @@ absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPosInBuffer() {
         return read_.num_bytes == 0 ? std::optional<size_t>(0) : std::nullopt;
       }
       [[fallthrough]];
-    case ReadKind::kInto: {
-      const size_t available = Available();
-      if (available >= read_.num_bytes || (read_.partial && available > 0)) {
-        return std::min(read_.num_bytes, available);
-      }
-      return std::nullopt;
-    }
+    case ReadKind::kInto:
+      return SizedReadPos();
     case ReadKind::kUntil: {
       const absl::string_view data = read_buffer_.view();
       const size_t length = read_.delimiter.size();

@@ -40,6 +40,7 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -420,16 +421,32 @@ class BaseIOStream : private internal::FdHandler {
   // How many buffered bytes complete the pending read, nullopt if not enough yet, or
   // UnsatisfiableReadError. Inline for a delimiter read on an empty buffer (a request/response
   // stream's next read, before its data): a call and a status for nothing cost 65 instructions.
+  // Inline for a sized read too (every echoed message's), which cannot fail: its call cost 60.
   absl::StatusOr<std::optional<size_t>> FindReadPos() {
     if (read_buffer_.empty() &&
         (read_.kind == ReadKind::kUntil || read_.kind == ReadKind::kRegex)) {
       read_.scan_from = 0;
       return std::nullopt;
     }
+    if ((read_.kind == ReadKind::kBytes && !read_.streaming()) || read_.kind == ReadKind::kInto) {
+      return SizedReadPos();
+    }
     return FindReadPosInBuffer();
   }
   absl::StatusOr<std::optional<size_t>> FindReadPosInBuffer();
-  size_t Available() const;
+  // For a non-streaming ReadBytes or a ReadInto: its size once that much (or, partial, any) is
+  // there.
+  std::optional<size_t> SizedReadPos() const {
+    const size_t available = Available();
+    if (available >= read_.num_bytes || (read_.partial && available > 0)) {
+      return std::min(read_.num_bytes, available);
+    }
+    return std::nullopt;
+  }
+  size_t Available() const {
+    return read_buffer_.size() + (read_.kind == ReadKind::kInto ? read_.rare->into_filled : 0) +
+           read_.direct_filled;
+  }
   void DeliverStreamingData() {
     if (read_.streaming()) DeliverStreamingChunk();  // on every read: inline
   }
