@@ -38,6 +38,7 @@ class EpollPoller final : public Poller {
   ~EpollPoller() override { close(epoll_fd_); }
 
   absl::string_view name() const override { return "epoll"; }
+  bool ListsEdgesInArrivalOrder() const override { return true; }
 
   absl::Status Add(int fd, uint32_t events, uint64_t token) override {
     return Control(EPOLL_CTL_ADD, fd, events, token, "add");

@@ -74,6 +74,11 @@ class Poller {
   // Remove may still report events (epoll does while a duplicate of it is open): the token is
   // what tells the caller whether they are still of interest.
   virtual absl::Status Wait(absl::Duration timeout, std::vector<PollEvent>* ready) = 0;
+
+  // Whether Wait lists the fds added with kPollEdgeTriggered in the order they became ready
+  // (epoll's ready list is a queue), so that serving them in that order is first come, first
+  // served. Level-triggered registrations come in no such order.
+  virtual bool ListsEdgesInArrivalOrder() const { return false; }
 };
 
 // Defined by the backend library the build selected (//backends:default).

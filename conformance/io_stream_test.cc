@@ -242,6 +242,41 @@ TEST_P(IOStreamTest, HalfClosedPeerGetsEveryAnswer) {
   }
 }
 
+// Which of several streams that became readable in one wait the loop serves first: on epoll,
+// where socket streams register edge-triggered and the ready list is a queue, the one whose
+// data came first; elsewhere, the one served longest ago (IOLoop::ServeLeastRecentlyServedFirst).
+// Either way a connection that just missed a wait is not answered last again.
+TEST_P(IOStreamTest, ReadyStreamsAreServedFirstComeOnEpollLeastRecentlyServedElsewhere) {
+  std::vector<StreamPair> pairs;
+  for (int i = 0; i < 3; ++i) pairs.push_back(MakePair());
+  std::vector<int> served;
+  auto read_one = [&](int i) {
+    pairs[i].reader->ReadBytes(1, /*partial=*/false,
+                               [&served, i](const absl::StatusOr<std::string>& byte) {
+                                 if (byte.ok()) served.push_back(i);
+                               });
+  };
+  // Stream 0 is served first, then 1, then 2: 0 is the one served longest ago.
+  for (int i = 0; i < 3; ++i) {
+    read_one(i);
+    RunFor(absl::Milliseconds(5));  // the read waits for the fd
+    ASSERT_EQ(send(pairs[i].writer->fileno(), "x", 1, MSG_NOSIGNAL), 1);
+    RunUntil([&] { return served.size() == static_cast<size_t>(i) + 1; });
+  }
+  served.clear();
+  for (int i = 0; i < 3; ++i) read_one(i);
+  // Data comes to 2, then 1, then 0, from a callback: the loop's next wait sees the three and
+  // nothing else (the wake-up that ended the last RunFor is taken by the wait before).
+  loop().AddCallback([&] {
+    for (int i = 2; i >= 0; --i)
+      EXPECT_EQ(send(pairs[i].writer->fileno(), "y", 1, MSG_NOSIGNAL), 1);
+  });
+  RunUntil([&] { return served.size() == 3; });
+  const std::vector<int> expected =
+      loop().backend_name() == "epoll" ? std::vector<int>{2, 1, 0} : std::vector<int>{0, 1, 2};
+  EXPECT_EQ(served, expected);
+}
+
 // A stream on an fd the backend cannot watch (select: fd >= FD_SETSIZE) fails its read with the
 // reason and says so on stderr; the other backends serve it.
 TEST_P(IOStreamTest, AnFdTheBackendCannotWatchIsReportedNotDroppedSilently) {

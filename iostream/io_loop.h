@@ -186,11 +186,14 @@ class IOLoop {
     uint32_t served = 0;                     // serve_count_ when it was last called; 0: never
   };
   // What the poller hands back with each event: the fd and the registration's generation, so that
-  // an event for a handler removed meanwhile (or replaced on the same fd number) is dropped.
-  static uint64_t Token(int fd, uint32_t generation) {
-    return (uint64_t{generation} << 32) | static_cast<uint32_t>(fd);
+  // an event for a handler removed meanwhile (or replaced on the same fd number) is dropped, and
+  // whether the registration is edge-triggered (kEdgeToken, in a bit no fd number uses).
+  static constexpr uint64_t kEdgeToken = uint64_t{1} << 31;
+  static uint64_t Token(int fd, uint32_t generation, uint32_t events) {
+    return (uint64_t{generation} << 32) | static_cast<uint32_t>(fd) |
+           ((events & kEdgeTriggered) ? kEdgeToken : 0);
   }
-  static int FdOf(uint64_t token) { return static_cast<int>(static_cast<uint32_t>(token)); }
+  static int FdOf(uint64_t token) { return static_cast<int>(token & (kEdgeToken - 1)); }
   struct Timer {
     int64_t deadline_ns;  // monotonic
     uint64_t id;          // increasing: ties run in the order they were added
@@ -203,7 +206,8 @@ class IOLoop {
   TimeoutHandle AddTimer(int64_t base_ns, absl::Duration delay, Callback callback);
 
   absl::Status RunOnce();
-  // Orders the ready fds by when their handlers were last called, longest ago first.
+  // Orders the ready fds by when their handlers were last called, longest ago first; leaves them
+  // in the poller's order if they are all edge-triggered and it lists those as they came.
   void ServeLeastRecentlyServedFirst();
   HandlerSlot* FindHandler(int fd);
   absl::Duration PollTimeout(int64_t now_ns) const;
@@ -227,6 +231,7 @@ class IOLoop {
   static constexpr int64_t kNever = INT64_MAX;
 
   const std::unique_ptr<Poller> poller_;
+  const bool edges_in_arrival_order_;  // poller_->ListsEdgesInArrivalOrder()
   const internal::QueueRef queue_;
   internal::TaskList tasks_;  // every unfinished Task started on this loop
   const int64_t wall_minus_monotonic_ns_;  // Time() = monotonic + this
