@@ -313,51 +313,32 @@ Future<std::string> BaseIOStream::StartRead(ReadCallback&& callback) {
   return read_.promise.emplace(loop_.queue_).future();
 }
 
-absl::StatusOr<std::optional<size_t>> BaseIOStream::FindReadPosInBuffer() {
+absl::StatusOr<std::optional<size_t>> BaseIOStream::FindMatchInBuffer() {
   const size_t size = read_buffer_.size();
-  switch (read_.kind) {
-    case ReadKind::kNone:
-    case ReadKind::kUntilClose:
-      return std::nullopt;
-    case ReadKind::kBytes:
-      if (read_.streaming()) {
-        return read_.num_bytes == 0 ? std::optional<size_t>(0) : std::nullopt;
-      }
-      [[fallthrough]];
-    case ReadKind::kInto:
-      return SizedReadPos();
-    case ReadKind::kUntil: {
-      const absl::string_view data = read_buffer_.view();
-      const size_t length = read_.delimiter.size();
-      std::optional<size_t> end;
-      if (read_.scan_from + length <= size) {
-        const char* found = Find(data.substr(read_.scan_from), read_.delimiter);
-        if (found != nullptr) end = found - data.data() + length;
-      }
-      if (!end.has_value()) {
-        // No match starts before size - length + 1; the next search resumes there.
-        read_.scan_from = size >= length ? size - length + 1 : 0;
-      }
-      const size_t extent = end.value_or(size);
-      if (read_.max_bytes != 0 && extent > read_.max_bytes) {
-        return NotWithinMaxBytes("delimiter", read_.delimiter, "found", read_.max_bytes);
-      }
-      return end;
+  const absl::string_view data = read_buffer_.view();
+  if (read_.kind == ReadKind::kRegex) {
+    const std::optional<size_t> end = read_.rare->match_end(*read_.rare->regex, data);
+    const size_t extent = end.value_or(size);
+    if (read_.max_bytes != 0 && extent > read_.max_bytes) {
+      return NotWithinMaxBytes("regex", read_.rare->regex->pattern(), "matched", read_.max_bytes);
     }
-    case ReadKind::kRegex: {
-      // Tornado searches only a non-empty buffer: a pattern that matches the empty string waits
-      // for data instead of resolving at once, forever, without reading.
-      if (size == 0) return std::nullopt;
-      const absl::string_view data = read_buffer_.view();
-      const std::optional<size_t> end = read_.rare->match_end(*read_.rare->regex, data);
-      const size_t extent = end.value_or(size);
-      if (read_.max_bytes != 0 && extent > read_.max_bytes) {
-        return NotWithinMaxBytes("regex", read_.rare->regex->pattern(), "matched", read_.max_bytes);
-      }
-      return end;
-    }
+    return end;
   }
-  return std::nullopt;
+  const size_t length = read_.delimiter.size();
+  std::optional<size_t> end;
+  if (read_.scan_from + length <= size) {
+    const char* found = Find(data.substr(read_.scan_from), read_.delimiter);
+    if (found != nullptr) end = found - data.data() + length;
+  }
+  if (!end.has_value()) {
+    // No match starts before size - length + 1; the next search resumes there.
+    read_.scan_from = size >= length ? size - length + 1 : 0;
+  }
+  const size_t extent = end.value_or(size);
+  if (read_.max_bytes != 0 && extent > read_.max_bytes) {
+    return NotWithinMaxBytes("delimiter", read_.delimiter, "found", read_.max_bytes);
+  }
+  return end;
 }
 
 bool BaseIOStream::InlineBudgetLeft() {
@@ -460,7 +441,7 @@ void BaseIOStream::ReadToBufferLoop() {
   for (int chunks = 0; chunks < kMaxChunksPerPass && !closed_ && !end_of_stream_; ++chunks) {
     if (!ReadToBuffer()) break;
     // A read that did not fill its room found the fd drained: asking again would only get
-    // EAGAIN (a level-triggered poller reports anything that arrives later).
+    // EAGAIN (the poller reports anything that arrives later, edges included).
     if (fd_drained_) break;
     if (target != 0 && Available() >= target) break;
     // A partial read is satisfied by what one read brought (Tornado looks for the read position

@@ -363,7 +363,7 @@ class BaseIOStream : private internal::FdHandler {
   static std::string Quote(absl::string_view bytes);
   // UnsatisfiableReadError for a delimiter or regex (`what`, quoted `text`) not found or
   // matched (`missed`) within `max_bytes`. Out of line and cold: building the message inside
-  // FindReadPosInBuffer, which runs once per read, gave it a frame and register saves that cost
+  // FindMatchInBuffer, which runs once per read, gave it a frame and register saves that cost
   // 25 instructions a read.
   [[gnu::noinline, gnu::cold]] static absl::Status NotWithinMaxBytes(absl::string_view what,
                                                                      absl::string_view text,
@@ -419,21 +419,35 @@ class BaseIOStream : private internal::FdHandler {
   [[gnu::cold, gnu::noinline]] void CloseOnUnsatisfiableRead(const absl::Status& status);
   [[gnu::cold, gnu::noinline]] void CloseOnWriteError(absl::Status error);
   // How many buffered bytes complete the pending read, nullopt if not enough yet, or
-  // UnsatisfiableReadError. Inline for a delimiter read on an empty buffer (a request/response
-  // stream's next read, before its data): a call and a status for nothing cost 65 instructions.
-  // Inline for a sized read too (every echoed message's), which cannot fail: its call cost 60.
+  // UnsatisfiableReadError. Inline but for a delimiter or regex search in a non-empty buffer:
+  // a call and a status for nothing cost a request/response stream's next read (before its
+  // data) 65 instructions, and a sized read (every echoed message's) 60.
   absl::StatusOr<std::optional<size_t>> FindReadPos() {
-    if (read_buffer_.empty() &&
-        (read_.kind == ReadKind::kUntil || read_.kind == ReadKind::kRegex)) {
-      read_.scan_from = 0;
-      return std::nullopt;
+    switch (read_.kind) {
+      case ReadKind::kNone:
+      case ReadKind::kUntilClose:
+        return std::nullopt;
+      case ReadKind::kBytes:
+        if (read_.streaming()) {
+          return read_.num_bytes == 0 ? std::optional<size_t>(0) : std::nullopt;
+        }
+        [[fallthrough]];
+      case ReadKind::kInto:
+        return SizedReadPos();
+      case ReadKind::kUntil:
+      case ReadKind::kRegex:
+        // Tornado searches only a non-empty buffer: a pattern that matches the empty string
+        // waits for data instead of resolving at once, forever, without reading.
+        if (read_buffer_.empty()) {
+          read_.scan_from = 0;
+          return std::nullopt;
+        }
+        return FindMatchInBuffer();
     }
-    if ((read_.kind == ReadKind::kBytes && !read_.streaming()) || read_.kind == ReadKind::kInto) {
-      return SizedReadPos();
-    }
-    return FindReadPosInBuffer();
+    return std::nullopt;
   }
-  absl::StatusOr<std::optional<size_t>> FindReadPosInBuffer();
+  // FindReadPos for a delimiter or regex read, the buffer not empty.
+  absl::StatusOr<std::optional<size_t>> FindMatchInBuffer();
   // For a non-streaming ReadBytes or a ReadInto: its size once that much (or, partial, any) is
   // there.
   std::optional<size_t> SizedReadPos() const {
